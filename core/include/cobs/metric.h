@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metric batch model: what a collector fills and a sink reads.
+ *
+ * A batch holds metric families (name, help, unit, type) and each family
+ * holds samples (labels, value). All strings a plugin passes in are copied
+ * into the batch's arena, so a plugin may pass stack buffers. Resetting a
+ * batch keeps its memory for the next collection: a steady agent does not
+ * allocate on the hot path once warmed up.
+ */
+#ifndef COBS_METRIC_H
+#define COBS_METRIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cobs_metric_type {
+	COBS_GAUGE = 0,
+	COBS_COUNTER = 1,
+	COBS_INFO = 2, /* value 1, the facts are in the labels */
+} cobs_metric_type;
+
+typedef struct cobs_label {
+	const char *name;
+	const char *value;
+} cobs_label;
+
+typedef struct cobs_sample {
+	const cobs_label *labels;
+	size_t nlabels;
+	double value;
+} cobs_sample;
+
+typedef struct cobs_family {
+	const char *name;
+	const char *help;
+	const char *unit; /* "seconds", "bytes", "percent", "" ... */
+	cobs_metric_type type;
+	cobs_sample *samples;
+	size_t nsamples;
+	size_t cap; /* private */
+} cobs_family;
+
+typedef struct cobs_arena cobs_arena;
+
+typedef struct cobs_batch {
+	int64_t timestamp_ms; /* wall clock, ms since the epoch */
+	const char *node;     /* set by the host */
+	const char *source;   /* the plugin that produced it, set by the host */
+	cobs_family **families;
+	size_t nfamilies;
+	size_t families_cap; /* private */
+	cobs_arena *arena;   /* private */
+} cobs_batch;
+
+/* A new empty batch, or NULL when out of memory. */
+cobs_batch *cobs_batch_new(void);
+void cobs_batch_free(cobs_batch *b);
+/* Empties the batch and keeps its memory for reuse. */
+void cobs_batch_reset(cobs_batch *b);
+
+/*
+ * The family with this name, created on first use. help and unit may be NULL.
+ * Returns NULL when out of memory, or when the name exists with another type.
+ */
+cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
+                               cobs_metric_type type);
+
+/* Adds a sample with nlabels labels. Returns 0, or -1 when out of memory. */
+int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
+                    size_t nlabels);
+
+/* Shorthands for the common shapes: no label, one label, two labels. */
+int cobs_family_add0(cobs_batch *b, cobs_family *f, double value);
+int cobs_family_add1(cobs_batch *b, cobs_family *f, double value, const char *name,
+                     const char *val);
+int cobs_family_add2(cobs_batch *b, cobs_family *f, double value, const char *n1, const char *v1,
+                     const char *n2, const char *v2);
+
+/* Copies a string into the batch's arena (NULL when out of memory). */
+const char *cobs_batch_strdup(cobs_batch *b, const char *s);
+
+/* Total number of samples across families. */
+size_t cobs_batch_samples(const cobs_batch *b);
+
+/* The family with this name, or NULL. */
+const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name);
+
+/* Appends all of src's families and samples to dst (copies strings). 0 or -1. */
+int cobs_batch_merge(cobs_batch *dst, const cobs_batch *src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

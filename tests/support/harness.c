@@ -1,0 +1,95 @@
+/* Test harness: see harness.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+int harness_open(harness *h, cobs_plugin_kind kind, const char *name, const char *proc_root,
+                 const char *sys_root, const char *const *kv)
+{
+	char section[128];
+	memset(h, 0, sizeof(*h));
+	snprintf(section, sizeof(section), "%s.%s", kind == COBS_PLUGIN_SINK ? "sink" : "plugin",
+	         name);
+	h->config = cobs_config_new();
+	cobs_section *s =
+	        h->config ? cobs_config_add_section(h->config, section, "test.ini", 1) : NULL;
+	if (!s)
+		return cobs_error_set(&h->err, "out of memory");
+	for (int i = 0; kv && kv[i]; i += 2)
+		if (cobs_section_set(s, kv[i], kv[i + 1], "test.ini", i / 2 + 2, &h->err) < 0)
+			return -1;
+	if (cobs_plugin_open(&h->plugin, COBS_TEST_PLUGIN_DIR, name, name, kind, &h->err) < 0)
+		return -1;
+	h->env = (cobs_plugin_env){
+	        .config = s,
+	        .node = "test-node",
+	        .proc_root = proc_root ? proc_root : "/proc",
+	        .sys_root = sys_root ? sys_root : "/sys",
+	};
+	if (cobs_plugin_init(&h->plugin, &h->env, &h->err) < 0)
+		return -1;
+	return cobs_section_check_unused(s, &h->err);
+}
+
+void harness_close(harness *h)
+{
+	cobs_plugin_close(&h->plugin);
+	cobs_config_free(h->config);
+	h->config = NULL;
+}
+
+int harness_collect(harness *h, cobs_batch *b)
+{
+	cobs_batch_reset(b);
+	b->node = "test-node";
+	b->source = h->plugin.name;
+	b->timestamp_ms = cobs_wallclock_ms();
+	return h->plugin.desc->collect(h->plugin.state, b);
+}
+
+const char *fixture(const char *rel)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof(buf), "%s/%s", COBS_FIXTURES, rel);
+	return buf;
+}
+
+static int labels_match(const cobs_sample *s, va_list ap)
+{
+	const char *name;
+	while ((name = va_arg(ap, const char *))) {
+		const char *want = va_arg(ap, const char *);
+		int found = 0;
+		for (size_t i = 0; i < s->nlabels; i++)
+			if (strcmp(s->labels[i].name, name) == 0 &&
+			    strcmp(s->labels[i].value, want) == 0)
+				found = 1;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+int sample_value(const cobs_batch *b, const char *name, double *out, ...)
+{
+	const cobs_family *f = cobs_batch_find(b, name);
+	int matches = 0;
+	for (size_t i = 0; f && i < f->nsamples; i++) {
+		va_list ap;
+		va_start(ap, out);
+		if (labels_match(&f->samples[i], ap)) {
+			*out = f->samples[i].value;
+			matches++;
+		}
+		va_end(ap);
+	}
+	return matches > 1 ? -1 : matches;
+}
+
+size_t family_size(const cobs_batch *b, const char *name)
+{
+	const cobs_family *f = cobs_batch_find(b, name);
+	return f ? f->nsamples : 0;
+}

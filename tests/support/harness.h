@@ -1,0 +1,45 @@
+/*
+ * Test harness: loads a built plugin through the real loader, configures it
+ * from key/value pairs as if they came from agent.ini, runs it, and finds
+ * samples in the batches it produced.
+ */
+#ifndef COBS_TEST_HARNESS_H
+#define COBS_TEST_HARNESS_H
+
+#include <cobs/plugin.h>
+
+#include "config_internal.h"
+#include "loader.h"
+
+typedef struct harness {
+	cobs_config *config;
+	cobs_loaded plugin;
+	cobs_plugin_env env;
+	cobs_error err; /* why open/init failed */
+} harness;
+
+/*
+ * Opens plugin `name` (a collector or sink, by kind) from the build's plugin
+ * dir with section [plugin.<name>] or [sink.<name>] holding kv ("key",
+ * "value", ..., NULL). proc_root / sys_root may be NULL ("/proc", "/sys").
+ * Returns 0, or -1 with h->err filled.
+ */
+int harness_open(harness *h, cobs_plugin_kind kind, const char *name, const char *proc_root,
+                 const char *sys_root, const char *const *kv);
+void harness_close(harness *h);
+/* One collection into a fresh batch (reset first). Returns the plugin's result. */
+int harness_collect(harness *h, cobs_batch *b);
+
+/* The path of a fixture tree: COBS_FIXTURES "/" rel (static buffer). */
+const char *fixture(const char *rel);
+
+/*
+ * The value of the sample of family `name` whose labels include all pairs in
+ * lv ("label", "value", ..., NULL). Returns 1 and sets *out when found (exactly
+ * one match), 0 when absent, -1 when several samples match.
+ */
+int sample_value(const cobs_batch *b, const char *name, double *out, ...);
+/* Number of samples in family `name` (0 if absent). */
+size_t family_size(const cobs_batch *b, const char *name);
+
+#endif
