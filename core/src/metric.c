@@ -88,6 +88,7 @@ void cobs_batch_reset(cobs_batch *b)
 	b->arena->cur = b->arena->head;
 	b->nfamilies = 0;
 	b->timestamp_ms = 0;
+	b->monotonic_ns = 0;
 	b->node = NULL;
 	b->source = NULL;
 }

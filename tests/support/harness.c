@@ -2,6 +2,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -42,7 +45,13 @@ void harness_close(harness *h)
 
 int harness_collect(harness *h, cobs_batch *b)
 {
+	return harness_collect_at(h, b, cobs_monotonic_ns());
+}
+
+int harness_collect_at(harness *h, cobs_batch *b, uint64_t monotonic_ns)
+{
 	cobs_batch_reset(b);
+	b->monotonic_ns = monotonic_ns;
 	b->node = "test-node";
 	b->source = h->plugin.name;
 	b->timestamp_ms = cobs_wallclock_ms();
@@ -92,4 +101,48 @@ size_t family_size(const cobs_batch *b, const char *name)
 {
 	const cobs_family *f = cobs_batch_find(b, name);
 	return f ? f->nsamples : 0;
+}
+
+int fixture_put(const char *src, const char *dst)
+{
+	FILE *in = fopen(src, "rb");
+	if (!in)
+		return -1;
+	FILE *out = fopen(dst, "wb"); /* truncates in place: the inode stays */
+	if (!out) {
+		fclose(in);
+		return -1;
+	}
+	char buf[8192];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	fclose(in);
+	if (fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
+const char *temp_dir(void)
+{
+	static char buf[64];
+	snprintf(buf, sizeof(buf), "/tmp/cobs-test-XXXXXX");
+	return mkdtemp(buf);
+}
+
+int make_dirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }

@@ -29,6 +29,15 @@ int harness_open(harness *h, cobs_plugin_kind kind, const char *name, const char
 void harness_close(harness *h);
 /* One collection into a fresh batch (reset first). Returns the plugin's result. */
 int harness_collect(harness *h, cobs_batch *b);
+/* The same at a chosen monotonic time, so tests know the interval rates divide by. */
+int harness_collect_at(harness *h, cobs_batch *b, uint64_t monotonic_ns);
+
+/* Overwrites dst in place with src's contents (same inode: kept-open fds see it). 0 or -1. */
+int fixture_put(const char *src, const char *dst);
+/* A fresh temporary directory (static buffer), removed by the OS /tmp cleanup. */
+const char *temp_dir(void);
+/* mkdir -p. 0 or -1. */
+int make_dirs(const char *path);
 
 /* The path of a fixture tree: COBS_FIXTURES "/" rel (static buffer). */
 const char *fixture(const char *rel);

@@ -48,9 +48,10 @@ typedef struct cobs_family {
 typedef struct cobs_arena cobs_arena;
 
 typedef struct cobs_batch {
-	int64_t timestamp_ms; /* wall clock, ms since the epoch */
-	const char *node;     /* set by the host */
-	const char *source;   /* the plugin that produced it, set by the host */
+	int64_t timestamp_ms;  /* wall clock, ms since the epoch */
+	uint64_t monotonic_ns; /* when the collection started; rates divide by its deltas */
+	const char *node;      /* set by the host */
+	const char *source;    /* the plugin that produced it, set by the host */
 	cobs_family **families;
 	size_t nfamilies;
 	size_t families_cap; /* private */
