@@ -30,6 +30,7 @@ struct cobs_section {
 	int line;
 	entry *entries;
 	size_t n, cap;
+	int bad_value; /* a getter refused a value: a configuration error, not a plugin failure */
 };
 
 struct cobs_config {
@@ -40,6 +41,9 @@ struct cobs_config {
 	int line;        /* the line inih is on, counted by our reader */
 	int lines_done;
 	int too_long;
+	int dup_line; /* a [section] header seen twice: the second one's line */
+	int dup_first;
+	char dup_name[128];
 	FILE *fp;
 };
 
@@ -227,14 +231,25 @@ const char *cobs_cfg_where(const cobs_section *s, const char *key, char *buf, si
 	return buf;
 }
 
+int cobs_cfg_error(const cobs_section *s, const char *key, cobs_error *err, const char *fmt, ...)
+{
+	char where[300], msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s)
+		((cobs_section *)s)->bad_value = 1; /* the flag is bookkeeping, not content */
+	return cobs_error_set(err, "%s: [%s] key '%s': %s",
+	                      cobs_cfg_where(s, key, where, sizeof(where)), s ? s->name : "?", key,
+	                      msg);
+}
+
 /* The error every getter writes: where, section, key, what is wrong. */
 static int bad_value(const cobs_section *s, const char *key, const char *value,
                      const char *expected, cobs_error *err)
 {
-	char where[300];
-	return cobs_error_set(err, "%s: [%s] key '%s': invalid value '%s' (%s)",
-	                      cobs_cfg_where(s, key, where, sizeof(where)), s ? s->name : "?", key,
-	                      value, expected);
+	return cobs_cfg_error(s, key, err, "invalid value '%s' (%s)", value, expected);
 }
 
 int cobs_cfg_string(const cobs_section *s, const char *key, const char *def, const char **out,
@@ -402,6 +417,30 @@ int cobs_cfg_size(const cobs_section *s, const char *key, uint64_t def, uint64_t
 	return 0;
 }
 
+/*
+ * inih merges a repeated [section] silently; a repeated plugin section is
+ * almost always a copy-paste mistake, so it is an error here.
+ */
+static void note_section_header(cobs_config *c, const char *line)
+{
+	line += strspn(line, " \t");
+	if (*line != '[' || c->dup_line)
+		return;
+	size_t len = strcspn(line + 1, "]");
+	if (line[1 + len] != ']')
+		return; /* inih reports the syntax error */
+	char name[128];
+	snprintf(name, sizeof(name), "%.*s", (int)len, line + 1);
+	cobs_section *s = cobs_config_section(c, name);
+	if (s) {
+		c->dup_line = c->line;
+		c->dup_first = s->line;
+		snprintf(c->dup_name, sizeof(c->dup_name), "%s", name);
+	} else if (!cobs_config_add_section(c, name, c->file, c->line)) {
+		c->too_long = c->line; /* out of memory: stop the parse */
+	}
+}
+
 /* inih's reader: fgets that counts lines, so handler errors can name one. */
 static char *counting_reader(char *str, int num, void *stream)
 {
@@ -410,6 +449,7 @@ static char *counting_reader(char *str, int num, void *stream)
 	if (!r)
 		return NULL;
 	c->line = c->lines_done + 1;
+	note_section_header(c, str);
 	size_t n = strlen(str);
 	if (n && str[n - 1] == '\n')
 		c->lines_done++;
@@ -421,7 +461,7 @@ static char *counting_reader(char *str, int num, void *stream)
 static int on_ini_key(void *user, const char *section, const char *name, const char *value)
 {
 	cobs_config *c = user;
-	if (c->too_long)
+	if (c->too_long || c->dup_line)
 		return 0;
 	cobs_section *s = cobs_config_section(c, section);
 	if (!s && !(s = cobs_config_add_section(c, section, c->file, c->line))) {
@@ -458,7 +498,11 @@ cobs_config *cobs_config_load(const char *path, cobs_error *err)
 	int rc = ini_parse_stream(counting_reader, c, on_ini_key, c);
 	fclose(c->fp);
 	c->fp = NULL;
-	if (c->too_long) {
+	if (c->dup_line) {
+		cobs_error_set(err, "%s:%d: section [%s] appears twice (first on line %d)", path,
+		               c->dup_line, c->dup_name, c->dup_first);
+		rc = -1;
+	} else if (c->too_long) {
 		cobs_error_set(err, "%s:%d: line too long (at most %d characters)", path,
 		               c->too_long, INI_MAX_LINE - 2);
 	} else if (rc != 0 && (!err || !err->msg[0])) {
@@ -471,4 +515,9 @@ cobs_config *cobs_config_load(const char *path, cobs_error *err)
 	}
 	c->err = NULL;
 	return c;
+}
+
+int cobs_section_has_bad_value(const cobs_section *s)
+{
+	return s->bad_value;
 }

@@ -28,6 +28,8 @@ int cobs_section_set(cobs_section *s, const char *key, const char *value, const 
                      int line, cobs_error *err);
 /* Where the section header stood ("agent.ini:3", or "built-in defaults"). */
 const char *cobs_section_where(const cobs_section *s, char *buf, size_t len);
+/* Whether a getter refused one of this section's values (see bad_value in config.c). */
+int cobs_section_has_bad_value(const cobs_section *s);
 /* -1 with err naming file, line and key for the first key nobody asked for. */
 int cobs_section_check_unused(const cobs_section *s, cobs_error *err);
 

@@ -50,6 +50,15 @@ int cobs_cfg_duration_ms(const cobs_section *s, const char *key, uint64_t def_ms
 int cobs_cfg_size(const cobs_section *s, const char *key, uint64_t def, uint64_t *out,
                   cobs_error *err);
 
+/*
+ * For checks the getters cannot make (a required key, two keys that clash):
+ * fills err with "<where>: [<section>] key '<key>': <message>" and marks the
+ * section as misconfigured, so the agent stops with a configuration error
+ * instead of going on without the plugin. Returns -1.
+ */
+int cobs_cfg_error(const cobs_section *s, const char *key, cobs_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 /* The unit parsers behind the getters (0 on success, -1 on a bad value). */
 int cobs_parse_duration_ms(const char *text, uint64_t *out_ms);
 int cobs_parse_size(const char *text, uint64_t *out);

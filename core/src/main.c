@@ -1,0 +1,207 @@
+/*
+ * cobs-agent: loads agent.ini (or the built-in defaults), then either
+ * collects once and prints (--once), or runs the loop until SIGTERM.
+ * SIGHUP reloads the file; a bad new file is refused and the old runtime
+ * keeps running.
+ */
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <cobs/format.h>
+
+#include "agent.h"
+
+typedef struct cli {
+	const char *config_path;
+	const char *format;
+	bool once;
+	bool check;
+} cli;
+
+typedef struct runner {
+	cli opts;
+	struct event_base *base;
+	cobs_agent *agent;
+} runner;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: cobs-agent [-c agent.ini] [--once [--format text|json|prometheus]] "
+	        "[--check]\n"
+	        "  -c, --config FILE  read FILE (default: built-in: cpu, mem, net, disk -> "
+	        "stdout)\n"
+	        "      --once         collect once from every plugin, print to stdout, exit\n"
+	        "      --format F     output format of the stdout sink: text, json, prometheus\n"
+	        "      --check        check the configuration and plugins, then exit\n"
+	        "  -V, --version      print the version\n");
+}
+
+/* 0 to go on, 1 to exit successfully, -1 on a usage error. */
+static int parse_cli(int argc, char **argv, cli *c)
+{
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+	                                         {"once", no_argument, NULL, 'o'},
+	                                         {"format", required_argument, NULL, 'f'},
+	                                         {"check", no_argument, NULL, 'k'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {"version", no_argument, NULL, 'V'},
+	                                         {NULL, 0, NULL, 0}};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			c->config_path = optarg;
+			break;
+		case 'o':
+			c->once = true;
+			break;
+		case 'f':
+			if (cobs_format_parse(optarg) < 0) {
+				fprintf(stderr, "cobs-agent: unknown format '%s'\n", optarg);
+				return -1;
+			}
+			c->format = optarg;
+			break;
+		case 'k':
+			c->check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("cobs-agent %s\n", COBS_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cobs-agent: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static cobs_agent *build(const runner *r, cobs_error *err)
+{
+	cobs_config *cfg = r->opts.config_path ? cobs_config_load(r->opts.config_path, err)
+	                                       : cobs_default_config(err);
+	if (!cfg)
+		return NULL;
+	cobs_agent_options opt = {.format = r->opts.format, .stdout_only = r->opts.once};
+	return cobs_agent_build(cfg, r->base, &opt, err);
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	runner *r = arg;
+	cobs_error err = {{0}};
+	cobs_log(COBS_LOG_INFO, "agent", "SIGHUP: reloading %s",
+	         r->opts.config_path ? r->opts.config_path : "built-in defaults");
+	cobs_log_level level = cobs_log_get_level();
+	cobs_agent *fresh = build(r, &err);
+	if (!fresh || cobs_agent_start(fresh) < 0) {
+		cobs_log_set_level(level);
+		cobs_log(COBS_LOG_ERROR, "agent",
+		         "reload refused, keeping the running configuration: %s",
+		         err.msg[0] ? err.msg : "out of memory");
+		cobs_agent_free(fresh);
+		return;
+	}
+	cobs_agent_flush(r->agent);
+	cobs_agent_free(r->agent);
+	r->agent = fresh;
+	cobs_log(COBS_LOG_INFO, "agent", "reloaded: %zu collector(s), %zu sink(s)",
+	         fresh->ncollectors, fresh->nsinks);
+}
+
+static void on_terminate(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	runner *r = arg;
+	cobs_log(COBS_LOG_INFO, "agent", "signal %d: flushing sinks and exiting", (int)sig);
+	event_base_loopbreak(r->base);
+}
+
+/* Many plugins keep /proc files open: raise the soft fd limit to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int run_loop(runner *r)
+{
+	struct event *hup = evsignal_new(r->base, SIGHUP, on_reload, r);
+	struct event *term = evsignal_new(r->base, SIGTERM, on_terminate, r);
+	struct event *intr = evsignal_new(r->base, SIGINT, on_terminate, r);
+	int rc = 1;
+	if (!hup || !term || !intr || evsignal_add(hup, NULL) < 0 || evsignal_add(term, NULL) < 0 ||
+	    evsignal_add(intr, NULL) < 0 || cobs_agent_start(r->agent) < 0) {
+		cobs_log(COBS_LOG_ERROR, "agent", "cannot set up the event loop");
+		goto out;
+	}
+	cobs_log(COBS_LOG_INFO, "agent", "node %s: %zu collector(s), %zu sink(s), every %llu ms",
+	         r->agent->settings.node, r->agent->ncollectors, r->agent->nsinks,
+	         (unsigned long long)r->agent->settings.interval_ms);
+	rc = event_base_dispatch(r->base) < 0;
+	cobs_agent_flush(r->agent);
+out:
+	if (hup)
+		event_free(hup);
+	if (term)
+		event_free(term);
+	if (intr)
+		event_free(intr);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	runner r = {0};
+	int rc = parse_cli(argc, argv, &r.opts);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	r.base = event_base_new();
+	if (!r.base) {
+		cobs_log(COBS_LOG_ERROR, "agent", "cannot create the event loop");
+		return 1;
+	}
+	cobs_error err = {{0}};
+	r.agent = build(&r, &err);
+	if (!r.agent) {
+		cobs_log(COBS_LOG_ERROR, "agent", "%s", err.msg);
+		event_base_free(r.base);
+		return 1;
+	}
+	if (r.opts.check) {
+		printf("configuration OK: %zu collector(s), %zu sink(s), %zu plugin(s) refused\n",
+		       r.agent->ncollectors, r.agent->nsinks, r.agent->load_errors);
+		rc = r.agent->load_errors ? 1 : 0;
+	} else if (r.opts.once) {
+		long n = cobs_agent_collect_once(r.agent);
+		cobs_agent_flush(r.agent);
+		rc = n > 0 ? 0 : 1;
+		if (n <= 0)
+			cobs_log(COBS_LOG_ERROR, "agent", "no plugin produced data");
+	} else {
+		rc = run_loop(&r);
+	}
+	cobs_agent_free(r.agent);
+	event_base_free(r.base);
+	return rc;
+}

@@ -1,0 +1,170 @@
+/*
+ * Running collectors on the loop: each at its own interval on a fixed-rate
+ * grid (a late tick skips the missed grid points rather than bursting to
+ * catch up), with exponential backoff for a plugin that keeps failing. Every
+ * batch goes to the sink pipeline.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+
+#include "agent.h"
+
+uint64_t cobs_next_deadline(uint64_t prev_deadline, uint64_t interval, uint64_t now,
+                            uint64_t *missed)
+{
+	uint64_t next = prev_deadline + interval;
+	*missed = 0;
+	if (next <= now) {
+		uint64_t behind = (now - next) / interval + 1;
+		*missed = behind;
+		next += behind * interval;
+	}
+	return next;
+}
+
+static void arm(struct event *ev, uint64_t deadline, uint64_t now)
+{
+	uint64_t wait = deadline > now ? deadline - now : 0;
+	struct timeval tv = {.tv_sec = (time_t)(wait / 1000000000u),
+	                     .tv_usec = (suseconds_t)((wait % 1000000000u) / 1000u)};
+	event_add(ev, &tv);
+}
+
+static void note_failure(cobs_collector_slot *s)
+{
+	const cobs_agent_settings *st = &s->agent->settings;
+	s->errors++;
+	s->failing++;
+	if (s->failing < st->backoff_after)
+		return;
+	/* Double the pause with every further failure, up to backoff_max. */
+	uint64_t shift = s->failing - st->backoff_after;
+	uint64_t max_ticks = st->backoff_max_ms * 1000000u / s->interval_ns;
+	uint64_t ticks = shift >= 20 ? max_ticks : (1u << shift);
+	if (ticks > max_ticks)
+		ticks = max_ticks;
+	s->backoff_ticks = ticks;
+	cobs_log(COBS_LOG_WARN, s->plugin.name,
+	         "%llu failures in a row; backing off for %llu interval(s)",
+	         (unsigned long long)s->failing, (unsigned long long)ticks);
+}
+
+int cobs_collector_run(cobs_collector_slot *s, uint64_t now_ns)
+{
+	cobs_batch *b = s->batch;
+	cobs_batch_reset(b);
+	b->node = s->agent->settings.node;
+	b->source = s->plugin.name;
+	b->monotonic_ns = now_ns;
+	b->timestamp_ms = cobs_wallclock_ms();
+	uint64_t t0 = cobs_monotonic_ns();
+	int rc = s->plugin.desc->collect(s->plugin.state, b);
+	s->last_duration_s = (double)(cobs_monotonic_ns() - t0) / 1e9;
+	s->total_duration_s += s->last_duration_s;
+	s->collections++;
+	s->last_samples = cobs_batch_samples(b);
+	if (rc < 0) {
+		note_failure(s);
+		return -1;
+	}
+	if (s->failing >= s->agent->settings.backoff_after)
+		cobs_log(COBS_LOG_INFO, s->plugin.name, "collecting again after %llu failures",
+		         (unsigned long long)s->failing);
+	s->failing = 0;
+	return 0;
+}
+
+static void on_collector_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cobs_collector_slot *s = arg;
+	uint64_t now = cobs_monotonic_ns(), missed;
+	if (s->backoff_ticks > 0) {
+		s->backoff_ticks--;
+		s->skips++;
+	} else if (cobs_collector_run(s, now) == 0 && s->last_samples > 0) {
+		cobs_pipeline_write(s->agent, s->batch);
+	}
+	/* Measure lateness after the work, so a slow collect skips, not bursts. */
+	now = cobs_monotonic_ns();
+	s->next_ns = cobs_next_deadline(s->next_ns, s->interval_ns, now, &missed);
+	s->skips += missed;
+	arm(s->timer, s->next_ns, now);
+}
+
+static void on_self_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cobs_agent *a = arg;
+	uint64_t now = cobs_monotonic_ns(), missed, interval = a->settings.interval_ms * 1000000u;
+	cobs_batch *b = a->self_batch;
+	cobs_batch_reset(b);
+	b->node = a->settings.node;
+	b->source = "agent";
+	b->monotonic_ns = now;
+	b->timestamp_ms = cobs_wallclock_ms();
+	if (cobs_agent_self_metrics(a, b) == 0)
+		cobs_pipeline_write(a, b);
+	else
+		cobs_log(COBS_LOG_ERROR, "agent", "out of memory building the agent's own metrics");
+	now = cobs_monotonic_ns();
+	a->self_next_ns = cobs_next_deadline(a->self_next_ns, interval, now, &missed);
+	arm(a->self_timer, a->self_next_ns, now);
+}
+
+int cobs_agent_start(cobs_agent *a)
+{
+	uint64_t now = cobs_monotonic_ns();
+	for (size_t i = 0; i < a->ncollectors; i++) {
+		cobs_collector_slot *s = &a->collectors[i];
+		s->timer = event_new(a->base, -1, 0, on_collector_tick, s);
+		if (!s->timer)
+			return -1;
+		/* The first collection runs at once; the grid starts there. */
+		s->next_ns = now;
+		arm(s->timer, now, now);
+	}
+	a->self_timer = event_new(a->base, -1, 0, on_self_tick, a);
+	if (!a->self_timer)
+		return -1;
+	/* Half an interval in, so the first report already counts a collection. */
+	a->self_next_ns = now + a->settings.interval_ms * 500000u;
+	arm(a->self_timer, a->self_next_ns, now);
+	return 0;
+}
+
+long cobs_agent_collect_once(cobs_agent *a)
+{
+	cobs_batch *all = cobs_batch_new();
+	if (!all)
+		return -1;
+	uint64_t now = cobs_monotonic_ns();
+	all->node = a->settings.node;
+	all->source = "once";
+	all->monotonic_ns = now;
+	all->timestamp_ms = cobs_wallclock_ms();
+	long rc = 0;
+	for (size_t i = 0; i < a->ncollectors; i++) {
+		cobs_collector_slot *s = &a->collectors[i];
+		if (cobs_collector_run(s, now) < 0) {
+			cobs_log(COBS_LOG_ERROR, s->plugin.name, "collection failed");
+			continue;
+		}
+		if (cobs_batch_merge(all, s->batch) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && cobs_agent_self_metrics(a, all) < 0)
+		rc = -1;
+	if (rc == 0) {
+		/* Only plugin samples count as "produced data", not the agent's own. */
+		for (size_t i = 0; i < a->ncollectors; i++)
+			rc += (long)a->collectors[i].last_samples;
+		cobs_pipeline_write(a, all);
+	}
+	cobs_batch_free(all);
+	return rc;
+}
