@@ -210,7 +210,8 @@ END_TEST
 START_TEST(unknown_plugin_key)
 {
 	char text[512];
-	snprintf(text, sizeof(text), "[agent]\nplugin_dir = %s\n[plugin.good]\nvalue = 5\nvalu = 6\n",
+	snprintf(text, sizeof(text),
+	         "[agent]\nplugin_dir = %s\n[plugin.good]\nvalue = 5\nvalu = 6\n",
 	         COBS_TESTPLUG_DIR);
 	const char *msg = build_error(text);
 	assert_contains(msg, "agent.ini:5");

@@ -4,7 +4,12 @@
 #include <string.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -145,4 +150,97 @@ int make_dirs(const char *path)
 		*p = '/';
 	}
 	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int rc = fputs(text, f) < 0 ? -1 : 0;
+	return fclose(f) != 0 ? -1 : rc;
+}
+
+pid_t spawn_command(char *const argv[], const char *out_path, const char *err_path)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
+	             0644);
+	int e = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
+	             0644);
+	if (o < 0 || e < 0)
+		_exit(126);
+	dup2(o, STDOUT_FILENO);
+	dup2(e, STDERR_FILENO);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int wait_command(pid_t pid, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return exit_code(status);
+		if (r < 0)
+			return -1;
+		struct timespec ts = {0, 10 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+int run_command(char *const argv[], char **out, char **err)
+{
+	char dir[64], out_path[128], err_path[128];
+	snprintf(dir, sizeof(dir), "%s", temp_dir());
+	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+	pid_t pid = spawn_command(argv, out_path, err_path);
+	if (pid < 0)
+		return -1;
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (out)
+		*out = read_file(out_path);
+	if (err)
+		*err = read_file(err_path);
+	unlink(out_path);
+	unlink(err_path);
+	rmdir(dir);
+	return exit_code(status);
 }

@@ -6,6 +6,8 @@
 #ifndef COBS_TEST_HARNESS_H
 #define COBS_TEST_HARNESS_H
 
+#include <sys/types.h>
+
 #include <cobs/plugin.h>
 
 #include "config_internal.h"
@@ -50,5 +52,20 @@ const char *fixture(const char *rel);
 int sample_value(const cobs_batch *b, const char *name, double *out, ...);
 /* Number of samples in family `name` (0 if absent). */
 size_t family_size(const cobs_batch *b, const char *name);
+
+/*
+ * Runs argv to completion with stdout and stderr captured into files; returns
+ * the exit status (or 128+signal), -1 if it could not run. *out and *err
+ * (malloc'd, NUL-terminated; free them) may be NULL to discard.
+ */
+int run_command(char *const argv[], char **out, char **err);
+/* Starts argv in the background with stdout/stderr to the given files. Returns the pid. */
+pid_t spawn_command(char *const argv[], const char *out_path, const char *err_path);
+/* Waits up to timeout_ms for pid; returns the exit status, 128+signal, or -1 on timeout. */
+int wait_command(pid_t pid, int timeout_ms);
+/* Reads a whole file (malloc'd, NUL-terminated), or NULL. */
+char *read_file(const char *path);
+/* Writes text to path (truncating). 0 or -1. */
+int write_file(const char *path, const char *text);
 
 #endif
