@@ -21,6 +21,7 @@
  *
  * Everything is linear in the size of the batch.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -153,8 +154,7 @@ static size_t utf8_len(const unsigned char *s)
 			lo = 0x90; /* overlong */
 		else if (c == 0xF4)
 			hi = 0x8F; /* above U+10FFFF */
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
-		                       (s[3] & 0xC0) == 0x80
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80
 		               ? 4
 		               : 0;
 	}
@@ -232,18 +232,20 @@ static int put_escaped(cobs_buf *out, const char *str, esc_mode mode, size_t *co
 	size_t width = 0;
 	while (*s) {
 		char esc[8];
-		size_t n = utf8_len(s), elen = 0;
+		size_t n = utf8_len(s), elen = 0, ecols = 0;
 		const char *rep = NULL;
 		if (n == 1) {
 			elen = escape_ascii(*s, mode, esc);
 			rep = elen ? esc : NULL;
+			ecols = elen;
 		} else if (n == 0) {
 			rep = REPLACEMENT;
 			elen = 3;
+			ecols = 1;
 			n = 1;
 		} else if (mode == ESC_TERM && n == 2 && s[0] == 0xC2 && s[1] < 0xA0) {
 			/* C1 controls (U+0080-U+009F): some terminals obey them too */
-			elen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[1]);
+			elen = ecols = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[1]);
 			rep = esc;
 		}
 		if (!rep) {
@@ -254,7 +256,7 @@ static int put_escaped(cobs_buf *out, const char *str, esc_mode mode, size_t *co
 		if (out && (cobs_buf_append(out, (const char *)run, (size_t)(s - run)) < 0 ||
 		            cobs_buf_append(out, rep, elen) < 0))
 			return -1;
-		width += rep == REPLACEMENT ? 1 : elen;
+		width += ecols;
 		s += n;
 		run = s;
 	}
@@ -354,7 +356,7 @@ static int prom_family(const cobs_family *f, cobs_buf *out)
 		if (put_prom_name(out, f->name, 0) < 0)
 			return -1;
 		for (size_t j = 0; j < s->nlabels; j++) {
-			if (cobs_buf_append(out, j ? ",\"" + 1 - 1 : "{", 1) < 0 ||
+			if (cobs_buf_append(out, j ? "," : "{", 1) < 0 ||
 			    put_prom_name(out, s->labels[j].name, 1) < 0 ||
 			    cobs_buf_append(out, "=\"", 2) < 0 ||
 			    put_escaped(out, s->labels[j].value, ESC_PROM_LABEL, NULL) < 0 ||
@@ -434,11 +436,12 @@ static json_t *json_family(json_ctx *c, const cobs_family *f)
 		goto fail;
 	for (size_t i = 0; i < f->nsamples; i++) {
 		const cobs_sample *s = &f->samples[i];
-		json_t *sample = json_object(), *labels = json_object();
-		if (!sample || !labels || json_array_append_new(samples, sample) < 0) {
-			json_decref(labels);
-			goto fail; /* append_new released sample, or it was NULL */
-		}
+		/* Each new node is handed to its parent at once, so that on any
+		 * failure releasing fam and samples releases everything. */
+		json_t *sample = json_object();
+		if (json_array_append_new(samples, sample) < 0)
+			goto fail; /* append_new released sample (or it was NULL) */
+		json_t *labels = json_object();
 		if (jset(c, sample, "labels", labels) < 0)
 			goto fail;
 		for (size_t j = 0; j < s->nlabels; j++)
@@ -492,7 +495,7 @@ done:
 
 /* ---- text --------------------------------------------------------------- */
 
-#define TEXT_KEY_MAX 72  /* a longer name{labels} does not widen the whole table */
+#define TEXT_KEY_MAX 72 /* a longer name{labels} does not widen the whole table */
 #define TEXT_VAL_MIN 14 /* the value column: right-aligned in at least this width */
 
 /* name{l="v",...} as shown in the table; with out NULL it only measures. */
@@ -506,7 +509,7 @@ static int text_key(cobs_buf *out, const cobs_family *f, const cobs_sample *s, s
 			return -1;
 		if (put_escaped(out, s->labels[j].name, ESC_TERM, &w) < 0)
 			return -1;
-		total += w + 3; /* {, =" and " */
+		total += w + 4; /* "{" or ",", then =" and " */
 		if (out && cobs_buf_append(out, "=\"", 2) < 0)
 			return -1;
 		if (put_escaped(out, s->labels[j].value, ESC_TERM, &w) < 0)
@@ -567,11 +570,11 @@ static int human_seconds(char *buf, size_t len, double v)
 	uint64_t t = (uint64_t)llround(a);
 	uint64_t d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, s = t % 60;
 	if (d)
-		return snprintf(buf, len, "%s%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m", sign, d,
-		                h, m);
+		return snprintf(buf, len, "%s%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m", sign, d, h,
+		                m);
 	if (h)
-		return snprintf(buf, len, "%s%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s", sign, h,
-		                m, s);
+		return snprintf(buf, len, "%s%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s", sign, h, m,
+		                s);
 	return snprintf(buf, len, "%s%" PRIu64 "m%02" PRIu64 "s", sign, m, s);
 }
 
@@ -606,7 +609,8 @@ static int text_header(const cobs_batch *b, cobs_buf *out)
 		snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		         tm.tm_sec, (int)ms);
-	if (buf_puts(out, "=== node ") < 0 || put_escaped(out, b->node ? b->node : "-", ESC_TERM, NULL) < 0 ||
+	if (buf_puts(out, "=== node ") < 0 ||
+	    put_escaped(out, b->node ? b->node : "-", ESC_TERM, NULL) < 0 ||
 	    buf_puts(out, " | source ") < 0 ||
 	    put_escaped(out, b->source ? b->source : "-", ESC_TERM, NULL) < 0 ||
 	    cobs_buf_printf(out, " | %s | %zu samples\n", when, cobs_batch_samples(b)) < 0)

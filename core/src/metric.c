@@ -104,18 +104,33 @@ const char *cobs_batch_strdup(cobs_batch *b, const char *s)
 	return p;
 }
 
-const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name)
+/* FNV-1a: names share long prefixes (node_...), so strcmp alone is slow. */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static cobs_family *find_hashed(const cobs_batch *b, const char *name, uint64_t hash)
 {
 	for (size_t i = 0; i < b->nfamilies; i++)
-		if (strcmp(b->families[i]->name, name) == 0)
+		if (b->families[i]->hash == hash && strcmp(b->families[i]->name, name) == 0)
 			return b->families[i];
 	return NULL;
+}
+
+const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name)
+{
+	return find_hashed(b, name, name_hash(name));
 }
 
 cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
                                cobs_metric_type type)
 {
-	cobs_family *f = (cobs_family *)cobs_batch_find(b, name);
+	uint64_t hash = name_hash(name);
+	cobs_family *f = find_hashed(b, name, hash);
 	if (f)
 		return f->type == type ? f : NULL;
 	if (b->nfamilies == b->families_cap) {
@@ -129,7 +144,7 @@ cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help
 	f = arena_alloc(b, sizeof(*f));
 	if (!f)
 		return NULL;
-	*f = (cobs_family){.type = type};
+	*f = (cobs_family){.type = type, .hash = hash};
 	f->name = cobs_batch_strdup(b, name);
 	f->help = cobs_batch_strdup(b, help);
 	f->unit = cobs_batch_strdup(b, unit);

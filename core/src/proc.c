@@ -60,6 +60,13 @@ static int read_all(cobs_procfile *f)
 		if (n == 0)
 			break;
 		off += (size_t)n;
+		/*
+		 * A read that did not fill the buffer reached the end: /proc and
+		 * /sys hand out the whole remainder per read, so the extra pread
+		 * that would return 0 is skipped (it costs ~0.5 us a file).
+		 */
+		if ((size_t)n < f->cap - (off - (size_t)n) - 1)
+			break;
 	}
 	f->buf[off] = '\0';
 	f->len = off;

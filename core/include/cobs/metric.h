@@ -42,7 +42,8 @@ typedef struct cobs_family {
 	cobs_metric_type type;
 	cobs_sample *samples;
 	size_t nsamples;
-	size_t cap; /* private */
+	size_t cap;    /* private */
+	uint64_t hash; /* private: of the name, so lookups rarely compare strings */
 } cobs_family;
 
 typedef struct cobs_arena cobs_arena;
