@@ -142,6 +142,20 @@ START_TEST(bad_config_exits_nonzero_naming_line_and_key)
 }
 END_TEST
 
+/* The documented example configuration is itself valid, key for key. */
+START_TEST(shipped_agent_ini_checks_ok)
+{
+	char *out = NULL, *err = NULL;
+	char *argv[] = {COBS_AGENT_BIN, "-c", COBS_SOURCE_DIR "/conf/agent.ini", "--check", NULL};
+	int rc = run_command(argv, &out, &err);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	assert_contains(out, "configuration OK");
+	assert_contains(out, "0 plugin(s) refused");
+	free(out);
+	free(err);
+}
+END_TEST
+
 START_TEST(refused_plugin_is_reported_rest_runs)
 {
 	char path[4200];
@@ -237,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, once_prometheus);
 	tcase_add_test(tc, bad_format_is_a_usage_error);
 	tcase_add_test(tc, bad_config_exits_nonzero_naming_line_and_key);
+	tcase_add_test(tc, shipped_agent_ini_checks_ok);
 	tcase_add_test(tc, refused_plugin_is_reported_rest_runs);
 	tcase_add_test(tc, no_data_exits_nonzero);
 	tcase_add_test(tc, sighup_reloads_and_refuses_bad_config_sigterm_exits_zero);
