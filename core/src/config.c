@@ -226,6 +226,8 @@ const char *cobs_cfg_where(const cobs_section *s, const char *key, char *buf, si
 		snprintf(buf, len, "environment %s", name);
 	else if (e)
 		snprintf(buf, len, "%s:%d", s->file ? s->file : "config", e->line);
+	else if (s->file) /* an absent key: point at its section */
+		snprintf(buf, len, "%s:%d", s->file, s->line);
 	else
 		snprintf(buf, len, "default");
 	return buf;

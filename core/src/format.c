@@ -15,9 +15,8 @@
  *    that reads back to the same double; NaN, +Inf and -Inf as Prometheus
  *    spells them.
  *  - JSON: integral values up to 2^53 are JSON integers; other finite values
- *    are reals that jansson writes with 17 significant digits (exact, though
- *    0.1 shows as 0.10000000000000001); NaN and the infinities have no JSON
- *    spelling and are written as null.
+ *    are reals with the same 15-17 digits as above (jansson writes them);
+ *    NaN and the infinities have no JSON spelling and are written as null.
  *
  * Everything is linear in the size of the batch.
  */
@@ -276,6 +275,18 @@ static int is_exact_int(double v)
 	return fabs(v) <= EXACT_INT_MAX && v == (double)(int64_t)v;
 }
 
+/* The fewest of 15, 16, 17 significant digits that read back as v (17 always do). */
+static int precision(double v)
+{
+	char buf[32];
+	for (int prec = 15; prec < 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return prec;
+	}
+	return 17;
+}
+
 /* v as Prometheus reads it, into buf (32 bytes is enough for any double). */
 static size_t fmt_value(double v, char buf[32])
 {
@@ -285,14 +296,7 @@ static size_t fmt_value(double v, char buf[32])
 		return (size_t)snprintf(buf, 32, v > 0 ? "+Inf" : "-Inf");
 	if (is_exact_int(v)) /* also turns -0 into 0 */
 		return (size_t)snprintf(buf, 32, "%" PRId64, (int64_t)v);
-	/* The shortest of these that reads back exactly; 17 digits always does. */
-	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, 32, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return (size_t)n;
+	return (size_t)snprintf(buf, 32, "%.*g", precision(v), v);
 }
 
 static const char *type_name(cobs_metric_type t)
@@ -424,71 +428,82 @@ static json_t *jvalue(double v)
 	return json_real(v);
 }
 
-static json_t *json_family(json_ctx *c, const cobs_family *f)
-{
-	json_t *fam = json_object(), *samples = json_array();
-	if (!fam || !samples)
-		goto fail;
-	if (jset(c, fam, "name", jstr(c, f->name)) < 0 ||
-	    jset(c, fam, "help", jstr(c, f->help ? f->help : "")) < 0 ||
-	    jset(c, fam, "unit", jstr(c, f->unit ? f->unit : "")) < 0 ||
-	    jset(c, fam, "type", json_string(type_name(f->type))) < 0)
-		goto fail;
-	for (size_t i = 0; i < f->nsamples; i++) {
-		const cobs_sample *s = &f->samples[i];
-		/* Each new node is handed to its parent at once, so that on any
-		 * failure releasing fam and samples releases everything. */
-		json_t *sample = json_object();
-		if (json_array_append_new(samples, sample) < 0)
-			goto fail; /* append_new released sample (or it was NULL) */
-		json_t *labels = json_object();
-		if (jset(c, sample, "labels", labels) < 0)
-			goto fail;
-		for (size_t j = 0; j < s->nlabels; j++)
-			if (jset(c, labels, s->labels[j].name, jstr(c, s->labels[j].value)) < 0)
-				goto fail;
-		if (jset(c, sample, "value", jvalue(s->value)) < 0)
-			goto fail;
-	}
-	if (jset(c, fam, "samples", samples) < 0) {
-		json_decref(fam);
-		return NULL;
-	}
-	return fam;
-fail:
-	json_decref(samples);
-	json_decref(fam);
-	return NULL;
-}
-
 static int dump_to_buf(const char *s, size_t n, void *data)
 {
 	return cobs_buf_append(data, s, n);
 }
 
+/* Appends v as compact JSON and releases it (NULL: out of memory). */
+static int put_json(cobs_buf *out, json_t *v, size_t flags)
+{
+	if (!v)
+		return -1;
+	int rc = json_dump_callback(v, dump_to_buf, out, JSON_COMPACT | JSON_ENCODE_ANY | flags);
+	json_decref(v);
+	return rc;
+}
+
+/* {"labels":{...},"value":v}, its real printed with no more digits than it needs. */
+static int json_sample(json_ctx *c, const cobs_sample *s, cobs_buf *out)
+{
+	json_t *sample = json_object();
+	json_t *labels = json_object();
+	if (jset(c, sample, "labels", labels) < 0) {
+		json_decref(sample);
+		return -1;
+	}
+	for (size_t j = 0; j < s->nlabels; j++)
+		if (jset(c, labels, s->labels[j].name, jstr(c, s->labels[j].value)) < 0) {
+			json_decref(sample);
+			return -1;
+		}
+	if (jset(c, sample, "value", jvalue(s->value)) < 0) {
+		json_decref(sample);
+		return -1;
+	}
+	size_t prec = isfinite(s->value) && !is_exact_int(s->value) ? precision(s->value) : 17;
+	return put_json(out, sample, JSON_REAL_PRECISION(prec));
+}
+
+static int json_family(json_ctx *c, const cobs_family *f, cobs_buf *out)
+{
+	if (buf_puts(out, "{\"name\":") < 0 || put_json(out, jstr(c, f->name), 0) < 0 ||
+	    buf_puts(out, ",\"help\":") < 0 ||
+	    put_json(out, jstr(c, f->help ? f->help : ""), 0) < 0 ||
+	    buf_puts(out, ",\"unit\":") < 0 ||
+	    put_json(out, jstr(c, f->unit ? f->unit : ""), 0) < 0 ||
+	    cobs_buf_printf(out, ",\"type\":\"%s\",\"samples\":[", type_name(f->type)) < 0)
+		return -1;
+	for (size_t i = 0; i < f->nsamples; i++)
+		if ((i && cobs_buf_append(out, ",", 1) < 0) ||
+		    json_sample(c, &f->samples[i], out) < 0)
+			return -1;
+	return buf_puts(out, "]}");
+}
+
+/*
+ * jansson encodes every string and every sample; only the fixed punctuation
+ * between them is written here. That lets each value carry its own precision
+ * (a dump has one precision for all its reals: 17 digits would turn 0.91 into
+ * 0.91000000000000003), and keeps one sample's nodes in memory at a time
+ * instead of a tree of the whole batch.
+ */
 static int format_json(const cobs_batch *b, cobs_buf *out)
 {
 	json_ctx c = {{0}};
-	json_t *root = json_object(), *families = json_array();
 	int rc = -1;
-	if (!root || !families) {
-		json_decref(families);
-		goto done;
-	}
-	if (jset(&c, root, "node", jstr(&c, b->node)) < 0 ||
-	    jset(&c, root, "source", jstr(&c, b->source)) < 0 ||
-	    jset(&c, root, "timestamp_ms", json_integer(b->timestamp_ms)) < 0 ||
-	    jset(&c, root, "families", families) < 0)
+	if (buf_puts(out, "{\"node\":") < 0 || put_json(out, jstr(&c, b->node), 0) < 0 ||
+	    buf_puts(out, ",\"source\":") < 0 || put_json(out, jstr(&c, b->source), 0) < 0 ||
+	    cobs_buf_printf(out, ",\"timestamp_ms\":%" PRId64 ",\"families\":[", b->timestamp_ms) <
+	            0)
 		goto done;
 	for (size_t i = 0; i < b->nfamilies; i++)
-		if (json_array_append_new(families, json_family(&c, b->families[i])) < 0)
+		if ((i && cobs_buf_append(out, ",", 1) < 0) ||
+		    json_family(&c, b->families[i], out) < 0)
 			goto done;
-	/* Straight into out: no intermediate string as json_dumps would make. */
-	if (json_dump_callback(root, dump_to_buf, out, JSON_COMPACT) == 0 &&
-	    cobs_buf_append(out, "\n", 1) == 0)
+	if (buf_puts(out, "]}\n") == 0)
 		rc = 0;
 done:
-	json_decref(root);
 	cobs_buf_free(&c.scratch);
 	return rc;
 }
