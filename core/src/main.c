@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cobs/format.h>
 
@@ -142,8 +145,25 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * Callbacks must not block the loop. A stdout that is a pipe or socket (a log
+ * collector, kubectl logs) can stall, so it is made non-blocking and the
+ * stdout sink drops instead of waiting. A terminal or file is left alone:
+ * O_NONBLOCK would leak into the shell that shares it.
+ */
+static void stdout_nonblocking_if_pipe(void)
+{
+	struct stat st;
+	if (fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		int fl = fcntl(STDOUT_FILENO, F_GETFL);
+		if (fl >= 0)
+			fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK);
+	}
+}
+
 static int run_loop(runner *r)
 {
+	stdout_nonblocking_if_pipe();
 	struct event *hup = evsignal_new(r->base, SIGHUP, on_reload, r);
 	struct event *term = evsignal_new(r->base, SIGTERM, on_terminate, r);
 	struct event *intr = evsignal_new(r->base, SIGINT, on_terminate, r);
