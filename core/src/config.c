@@ -15,6 +15,8 @@
 
 #include <ini.h>
 
+#include <cobs/proc.h>
+
 #include "config_internal.h"
 
 typedef struct entry {
@@ -441,6 +443,65 @@ static void note_section_header(cobs_config *c, const char *line)
 	} else if (!cobs_config_add_section(c, name, c->file, c->line)) {
 		c->too_long = c->line; /* out of memory: stop the parse */
 	}
+}
+
+/*
+ * Why a pattern is refused, or NULL. fnmatch would quietly treat a lone '['
+ * as a literal, which is never what a user who wrote "sd[a-z" meant.
+ */
+static const char *glob_problem(const char *pat)
+{
+	for (const char *p = pat; *p; p++) {
+		if (*p == '\\') {
+			if (!p[1])
+				return "trailing '\\'";
+			p++;
+			continue;
+		}
+		if (*p != '[')
+			continue;
+		const char *q = p + 1;
+		if (*q == '!' || *q == '^')
+			q++;
+		if (*q == ']') /* a leading ']' is a member, not the end */
+			q++;
+		while (*q && *q != ']') {
+			if (q[0] == '[' && q[1] == ':') { /* [:class:] */
+				const char *c = strstr(q + 2, ":]");
+				if (!c)
+					return "unterminated '[:' class";
+				q = c + 2;
+				continue;
+			}
+			q++;
+		}
+		if (!*q)
+			return "unterminated '['";
+		p = q;
+	}
+	return NULL;
+}
+
+int cobs_cfg_globs(const cobs_section *s, const char *key, const char *def, char ***out,
+                   cobs_error *err)
+{
+	const char *text = cobs_cfg_raw(s, key);
+	if (!text)
+		text = def;
+	char **g = cobs_globs_parse(text);
+	if (!g)
+		return cobs_error_set(err, "out of memory");
+	for (char **p = g; *p; p++) {
+		const char *why = glob_problem(*p);
+		if (why) {
+			cobs_cfg_error(s, key, err, "invalid value '%s' (pattern '%s': %s)", text,
+			               *p, why);
+			cobs_globs_free(g);
+			return -1;
+		}
+	}
+	*out = g;
+	return 0;
 }
 
 /* inih's reader: fgets that counts lines, so handler errors can name one. */

@@ -18,11 +18,18 @@ typedef struct chunk {
 	max_align_t data[];
 } chunk;
 
-/* Chunks in allocation order; `cur` is the one being filled. */
+/*
+ * Chunks in allocation order; `cur` is the one being filled. The family
+ * index lives here too (open addressing on the name hash) because a collector
+ * looks a family up for every sample it adds: a scan would be quadratic in
+ * the number of families (meminfo alone has ~55).
+ */
 struct cobs_arena {
 	chunk *head;
 	chunk *cur;
 	chunk *tail;
+	cobs_family **index;
+	size_t index_cap; /* a power of two, at least twice the families */
 };
 
 static void *chunk_take(chunk *c, size_t n)
@@ -76,6 +83,7 @@ void cobs_batch_free(cobs_batch *b)
 		free(c);
 		c = next;
 	}
+	free(b->arena->index);
 	free(b->arena);
 	free(b->families);
 	free(b);
@@ -86,6 +94,8 @@ void cobs_batch_reset(cobs_batch *b)
 	for (chunk *c = b->arena->head; c; c = c->next)
 		c->used = 0;
 	b->arena->cur = b->arena->head;
+	if (b->arena->index_cap)
+		memset(b->arena->index, 0, b->arena->index_cap * sizeof(*b->arena->index));
 	b->nfamilies = 0;
 	b->timestamp_ms = 0;
 	b->monotonic_ns = 0;
@@ -113,12 +123,40 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
+/* The index slot for name: its family, or the empty slot where it goes. */
+static cobs_family **index_slot(const cobs_arena *a, const char *name, uint64_t hash)
+{
+	size_t mask = a->index_cap - 1;
+	for (size_t i = hash & mask;; i = (i + 1) & mask) {
+		cobs_family *f = a->index[i];
+		if (!f || (f->hash == hash && strcmp(f->name, name) == 0))
+			return &a->index[i];
+	}
+}
+
 static cobs_family *find_hashed(const cobs_batch *b, const char *name, uint64_t hash)
 {
+	if (!b->arena->index_cap)
+		return NULL;
+	return *index_slot(b->arena, name, hash);
+}
+
+/* Keeps the index at most half full. 0, or -1 when out of memory. */
+static int index_reserve(cobs_batch *b)
+{
+	cobs_arena *a = b->arena;
+	if ((b->nfamilies + 1) * 2 <= a->index_cap)
+		return 0;
+	size_t cap = a->index_cap ? a->index_cap * 2 : 64;
+	cobs_family **idx = calloc(cap, sizeof(*idx));
+	if (!idx)
+		return -1;
+	free(a->index);
+	a->index = idx;
+	a->index_cap = cap;
 	for (size_t i = 0; i < b->nfamilies; i++)
-		if (b->families[i]->hash == hash && strcmp(b->families[i]->name, name) == 0)
-			return b->families[i];
-	return NULL;
+		*index_slot(a, b->families[i]->name, b->families[i]->hash) = b->families[i];
+	return 0;
 }
 
 const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name)
@@ -133,6 +171,8 @@ cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help
 	cobs_family *f = find_hashed(b, name, hash);
 	if (f)
 		return f->type == type ? f : NULL;
+	if (index_reserve(b) < 0)
+		return NULL;
 	if (b->nfamilies == b->families_cap) {
 		size_t cap = b->families_cap ? b->families_cap * 2 : 16;
 		cobs_family **fam = realloc(b->families, cap * sizeof(*fam));
@@ -151,6 +191,7 @@ cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help
 	if (!f->name || !f->help || !f->unit)
 		return NULL;
 	b->families[b->nfamilies++] = f;
+	*index_slot(b->arena, f->name, hash) = f;
 	return f;
 }
 

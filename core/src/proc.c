@@ -274,6 +274,25 @@ size_t cobs_prev_count(const cobs_prev_table *t)
 	return t->n;
 }
 
+const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return NULL;
+	uint64_t v = 0;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return NULL;
+		v = v * 10 + d;
+	}
+	if (p < end && *p != ' ' && *p != '\t')
+		return NULL;
+	*out = v;
+	return p;
+}
+
 /* ---- glob lists ---- */
 
 bool cobs_glob_match(const char *pattern, const char *name)

@@ -202,88 +202,6 @@ typedef struct pass_ctx {
 	size_t skipped;
 } pass_ctx;
 
-/*
- * One unsigned decimal field starting at p (blanks first). Returns the end of
- * the number, or NULL when there is none, it overflows, or it runs into
- * anything but a blank or the line's end ("12ab", "-1", "0x10").
- */
-static const char *parse_u64(const char *p, const char *end, uint64_t *out)
-{
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == end || *p < '0' || *p > '9')
-		return NULL;
-	uint64_t v = 0;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return NULL;
-		v = v * 10 + d;
-	}
-	if (p < end && *p != ' ' && *p != '\t')
-		return NULL;
-	*out = v;
-	return p;
-}
-
-/*
- * Why a pattern is refused, or NULL. fnmatch would quietly treat a lone '['
- * as a literal, which is never what a user who wrote "sd[a-z" meant.
- */
-static const char *glob_problem(const char *pat)
-{
-	for (const char *p = pat; *p; p++) {
-		if (*p == '\\') {
-			if (!p[1])
-				return "trailing '\\'";
-			p++;
-			continue;
-		}
-		if (*p != '[')
-			continue;
-		const char *q = p + 1;
-		if (*q == '!' || *q == '^')
-			q++;
-		if (*q == ']') /* a leading ']' is a member, not the end */
-			q++;
-		while (*q && *q != ']') {
-			if (q[0] == '[' && q[1] == ':') { /* [:class:] */
-				const char *c = strstr(q + 2, ":]");
-				if (!c)
-					return "unterminated '[:' class";
-				q = c + 2;
-				continue;
-			}
-			q++;
-		}
-		if (!*q)
-			return "unterminated '['";
-		p = q;
-	}
-	return NULL;
-}
-
-static int load_globs(const cobs_plugin_env *env, const char *key, const char *text, char ***out)
-{
-	char **g = cobs_globs_parse(text);
-	if (!g)
-		return cobs_error_set(env->err, "out of memory");
-	for (char **p = g; *p; p++) {
-		const char *why = glob_problem(*p);
-		if (!why)
-			continue;
-		char where[300];
-		cobs_error_set(env->err, "%s: [%s] key '%s': invalid value '%s' (pattern '%s': %s)",
-		               cobs_cfg_where(env->config, key, where, sizeof(where)),
-		               env->config ? cobs_section_name(env->config) : "plugin.disk", key,
-		               text, *p, why);
-		cobs_globs_free(g);
-		return -1;
-	}
-	*out = g;
-	return 0;
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -371,7 +289,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		q++;
 	if (q == eol)
 		return 0; /* a blank line */
-	if (!(q = parse_u64(q, eol, &major)) || !(q = parse_u64(q, eol, &minor)))
+	if (!(q = cobs_parse_u64(q, eol, &major)) || !(q = cobs_parse_u64(q, eol, &minor)))
 		goto garbled;
 
 	while (q < eol && (*q == ' ' || *q == '\t'))
@@ -409,7 +327,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		if (q == eol)
 			break;
 		uint64_t v;
-		if (!(q = parse_u64(q, eol, &v)))
+		if (!(q = cobs_parse_u64(q, eol, &v)))
 			goto garbled;
 		if (n < NSTATS)
 			raw[n] = v;
@@ -515,13 +433,10 @@ static int init(const cobs_plugin_env *env, void **out)
 	s->file.fd = -1; /* so destroy() never closes fd 0 */
 	snprintf(s->who, sizeof(s->who), "%s", env->name ? env->name : "disk");
 
-	const char *inc, *exc;
-	if (cobs_cfg_string(env->config, "include", "", &inc, env->err) < 0 ||
-	    cobs_cfg_string(env->config, "exclude", "loop[0-9]* ram[0-9]* zram[0-9]* fd[0-9]*",
-	                    &exc, env->err) < 0 ||
-	    cobs_cfg_bool(env->config, "partitions", false, &s->partitions, env->err) < 0 ||
-	    load_globs(env, "include", inc, &s->include) < 0 ||
-	    load_globs(env, "exclude", exc, &s->exclude) < 0)
+	if (cobs_cfg_globs(env->config, "include", "", &s->include, env->err) < 0 ||
+	    cobs_cfg_globs(env->config, "exclude", "loop[0-9]* ram[0-9]* zram[0-9]* fd[0-9]*",
+	                   &s->exclude, env->err) < 0 ||
+	    cobs_cfg_bool(env->config, "partitions", false, &s->partitions, env->err) < 0)
 		goto fail;
 	if (!(s->sys_root = strdup(env->sys_root ? env->sys_root : "/sys")) ||
 	    !(s->prev = cobs_prev_new(V_WIDTH)) ||

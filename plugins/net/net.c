@@ -105,88 +105,6 @@ typedef struct pass_ctx {
 	size_t skipped;
 } pass_ctx;
 
-/*
- * One unsigned decimal field starting at p (blanks first). Returns the end of
- * the number, or NULL when there is none, it overflows, or it runs into
- * anything but a blank or the line's end ("12ab", "-1", "0x10").
- */
-static const char *parse_u64(const char *p, const char *end, uint64_t *out)
-{
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == end || *p < '0' || *p > '9')
-		return NULL;
-	uint64_t v = 0;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return NULL;
-		v = v * 10 + d;
-	}
-	if (p < end && *p != ' ' && *p != '\t')
-		return NULL;
-	*out = v;
-	return p;
-}
-
-/*
- * Why a pattern is refused, or NULL. fnmatch would quietly treat a lone '['
- * as a literal, which is never what a user who wrote "eth[0-9" meant.
- */
-static const char *glob_problem(const char *pat)
-{
-	for (const char *p = pat; *p; p++) {
-		if (*p == '\\') {
-			if (!p[1])
-				return "trailing '\\'";
-			p++;
-			continue;
-		}
-		if (*p != '[')
-			continue;
-		const char *q = p + 1;
-		if (*q == '!' || *q == '^')
-			q++;
-		if (*q == ']') /* a leading ']' is a member, not the end */
-			q++;
-		while (*q && *q != ']') {
-			if (q[0] == '[' && q[1] == ':') { /* [:class:] */
-				const char *c = strstr(q + 2, ":]");
-				if (!c)
-					return "unterminated '[:' class";
-				q = c + 2;
-				continue;
-			}
-			q++;
-		}
-		if (!*q)
-			return "unterminated '['";
-		p = q;
-	}
-	return NULL;
-}
-
-static int load_globs(const cobs_plugin_env *env, const char *key, const char *text, char ***out)
-{
-	char **g = cobs_globs_parse(text);
-	if (!g)
-		return cobs_error_set(env->err, "out of memory");
-	for (char **p = g; *p; p++) {
-		const char *why = glob_problem(*p);
-		if (!why)
-			continue;
-		char where[300];
-		cobs_error_set(env->err, "%s: [%s] key '%s': invalid value '%s' (pattern '%s': %s)",
-		               cobs_cfg_where(env->config, key, where, sizeof(where)),
-		               env->config ? cobs_section_name(env->config) : "plugin.net", key,
-		               text, *p, why);
-		cobs_globs_free(g);
-		return -1;
-	}
-	*out = g;
-	return 0;
-}
-
 static bool selected(const net_state *s, const char *name)
 {
 	if (s->include[0] && !cobs_globs_match(s->include, name))
@@ -248,7 +166,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 	uint64_t v[NCOUNTERS];
 	const char *q = colon + 1;
 	for (int i = 0; i < NCOUNTERS; i++)
-		if (!(q = parse_u64(q, eol, &v[i])))
+		if (!(q = cobs_parse_u64(q, eol, &v[i])))
 			goto garbled;
 	for (;;) { /* extra columns from a newer kernel: numbers, ignored */
 		while (q < eol && (*q == ' ' || *q == '\t'))
@@ -256,7 +174,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		if (q == eol)
 			break;
 		uint64_t extra;
-		if (!(q = parse_u64(q, eol, &extra)))
+		if (!(q = cobs_parse_u64(q, eol, &extra)))
 			goto garbled;
 	}
 
@@ -346,11 +264,8 @@ static int init(const cobs_plugin_env *env, void **out)
 	s->file.fd = -1; /* so destroy() never closes fd 0 */
 	snprintf(s->who, sizeof(s->who), "%s", env->name ? env->name : "net");
 
-	const char *inc, *exc;
-	if (cobs_cfg_string(env->config, "include", "", &inc, env->err) < 0 ||
-	    cobs_cfg_string(env->config, "exclude", "lo", &exc, env->err) < 0 ||
-	    load_globs(env, "include", inc, &s->include) < 0 ||
-	    load_globs(env, "exclude", exc, &s->exclude) < 0)
+	if (cobs_cfg_globs(env->config, "include", "", &s->include, env->err) < 0 ||
+	    cobs_cfg_globs(env->config, "exclude", "lo", &s->exclude, env->err) < 0)
 		goto fail;
 	if (!(s->prev = cobs_prev_new(V_WIDTH)) ||
 	    cobs_procfile_init(&s->file, env->proc_root ? env->proc_root : "/proc", "net/dev") <

@@ -51,6 +51,15 @@ int cobs_cfg_size(const cobs_section *s, const char *key, uint64_t def, uint64_t
                   cobs_error *err);
 
 /*
+ * A list of glob patterns (see cobs_globs_parse in <cobs/proc.h>), each
+ * checked: fnmatch would quietly take "sd[a-z" literally, so an unterminated
+ * '[' or '[:' or a trailing '\' is refused naming file, line and key.
+ * *out is NULL-terminated; free it with cobs_globs_free.
+ */
+int cobs_cfg_globs(const cobs_section *s, const char *key, const char *def, char ***out,
+                   cobs_error *err);
+
+/*
  * For checks the getters cannot make (a required key, two keys that clash):
  * fills err with "<where>: [<section>] key '<key>': <message>" and marks the
  * section as misconfigured, so the agent stops with a configuration error
