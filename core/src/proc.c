@@ -274,20 +274,31 @@ size_t cobs_prev_count(const cobs_prev_table *t)
 	return t->n;
 }
 
+static bool field_end(const char *p, const char *end)
+{
+	return (end && p >= end) || *p == '\0' || *p == '\n';
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out)
 {
-	while (p < end && (*p == ' ' || *p == '\t'))
+	while (!field_end(p, end) && blank(*p))
 		p++;
-	if (p == end || *p < '0' || *p > '9')
+	if (field_end(p, end) || *p < '0' || *p > '9')
 		return NULL;
 	uint64_t v = 0;
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+	for (; !field_end(p, end) && *p >= '0' && *p <= '9'; p++) {
 		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
+		/* Constant bounds: no division per digit on the hot path. */
+		if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
 			return NULL;
 		v = v * 10 + d;
 	}
-	if (p < end && *p != ' ' && *p != '\t')
+	if (!field_end(p, end) && !blank(*p))
 		return NULL;
 	*out = v;
 	return p;

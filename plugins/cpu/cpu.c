@@ -185,26 +185,15 @@ static int next_u64(const char **pp, uint64_t *out)
 	const char *p = *pp;
 	while (is_blank(*p))
 		p++;
-	if (is_end(*p)) {
-		*pp = p;
-		return 0;
-	}
-	if (*p < '0' || *p > '9')
-		return -1;
-	uint64_t v = 0;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
-			return -1; /* constants: no division per digit on the hot path */
-		v = v * 10 + d;
-	}
-	if (!is_blank(*p) && !is_end(*p))
-		return -1;
 	*pp = p;
-	*out = v;
+	if (is_end(*p))
+		return 0;
+	const char *q = cobs_parse_u64(p, NULL, out);
+	if (!q)
+		return -1;
+	*pp = q;
 	return 1;
 }
-
 /* Records this pass's sums for a CPU and adds its usage when there is a fair previous one. */
 static int usage(pass *ps, cobs_prev_entry *e, const char *cpu, const uint64_t *v, int ncols)
 {

@@ -126,19 +126,9 @@ static void finish_names(names *nm, const char *suffix, size_t slen)
  */
 static int parse_value(const char *p, uint64_t *out, bool *kb)
 {
-	while (is_blank(*p))
-		p++;
-	if (*p < '0' || *p > '9')
-		return -1;
-	uint64_t v = 0;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
-			return -1; /* constants: no division per digit on the hot path */
-		v = v * 10 + d;
-	}
-	if (!is_blank(*p) && !is_end(*p))
-		return -1; /* "12x" */
+	uint64_t v;
+	if (!(p = cobs_parse_u64(p, NULL, &v)))
+		return -1; /* "12x", "-5", nothing */
 	while (is_blank(*p))
 		p++;
 	*kb = false;

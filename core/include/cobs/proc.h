@@ -82,10 +82,11 @@ size_t cobs_prev_count(const cobs_prev_table *t);
 bool cobs_rate(uint64_t prev, uint64_t cur, uint64_t prev_ns, uint64_t cur_ns, double *out);
 
 /*
- * One unsigned decimal field at p, after blanks (spaces, tabs), stopping at
- * end. Returns the end of the number, or NULL when there is none, it
- * overflows, or it runs into anything but a blank or end ("12ab", "-1",
- * "0x10"): the shared strict parser for /proc's columns of counters.
+ * One unsigned decimal field at p, after blanks (spaces, tabs). The line ends
+ * at end, a '\n' or a NUL (end may be NULL). Returns the end of the number,
+ * or NULL when there is none, it overflows, or it runs into anything but a
+ * blank or the line's end ("12ab", "-1", "0x10"): the shared strict parser
+ * for /proc's columns of counters.
  */
 const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out);
 
