@@ -2,7 +2,10 @@
  * The metric batch: families of samples whose strings live in an arena of
  * chunks. cobs_batch_reset rewinds the chunks instead of freeing them, so a
  * collector that produces the same shape every pass allocates nothing once
- * warmed up.
+ * warmed up. Families themselves are kept across resets in an index (with
+ * their name, help and unit copied once), because a collector reports the
+ * same families every pass and copying their strings was a third of its
+ * cost.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +21,22 @@ typedef struct chunk {
 	max_align_t data[];
 } chunk;
 
+/* A batch that has seen more distinct families forgets them all at a reset. */
+#define KNOWN_MAX 8192u
+
 /*
  * Chunks in allocation order; `cur` is the one being filled. The family
- * index lives here too (open addressing on the name hash) because a collector
- * looks a family up for every sample it adds: a scan would be quadratic in
- * the number of families (meminfo alone has ~55).
+ * index (open addressing on the name hash) holds every family this batch has
+ * seen; those used in the current pass are also listed in b->families.
  */
 struct cobs_arena {
 	chunk *head;
 	chunk *cur;
 	chunk *tail;
 	cobs_family **index;
-	size_t index_cap; /* a power of two, at least twice the families */
+	size_t index_cap; /* a power of two, at least twice `known` */
+	size_t known;
+	uint64_t pass; /* starts at 1, so a zeroed family is never current */
 };
 
 static void *chunk_take(chunk *c, size_t n)
@@ -70,7 +77,18 @@ cobs_batch *cobs_batch_new(void)
 		free(b);
 		return NULL;
 	}
+	if (b)
+		b->arena->pass = 1;
 	return b;
+}
+
+static void forget_families(cobs_arena *a)
+{
+	for (size_t i = 0; i < a->index_cap; i++) {
+		free(a->index[i]);
+		a->index[i] = NULL;
+	}
+	a->known = 0;
 }
 
 void cobs_batch_free(cobs_batch *b)
@@ -83,6 +101,7 @@ void cobs_batch_free(cobs_batch *b)
 		free(c);
 		c = next;
 	}
+	forget_families(b->arena);
 	free(b->arena->index);
 	free(b->arena);
 	free(b->families);
@@ -91,11 +110,13 @@ void cobs_batch_free(cobs_batch *b)
 
 void cobs_batch_reset(cobs_batch *b)
 {
-	for (chunk *c = b->arena->head; c; c = c->next)
+	cobs_arena *a = b->arena;
+	for (chunk *c = a->head; c; c = c->next)
 		c->used = 0;
-	b->arena->cur = b->arena->head;
-	if (b->arena->index_cap)
-		memset(b->arena->index, 0, b->arena->index_cap * sizeof(*b->arena->index));
+	a->cur = a->head;
+	a->pass++;
+	if (a->known > KNOWN_MAX) /* names that churn (a bug, or pids in names) */
+		forget_families(a);
 	b->nfamilies = 0;
 	b->timestamp_ms = 0;
 	b->monotonic_ns = 0;
@@ -114,13 +135,25 @@ const char *cobs_batch_strdup(cobs_batch *b, const char *s)
 	return p;
 }
 
-/* FNV-1a: names share long prefixes (node_...), so strcmp alone is slow. */
-static uint64_t name_hash(const char *s)
+/*
+ * Names share long prefixes (node_...): hash eight bytes at a time (a
+ * multiply-xorshift per word) rather than byte by byte.
+ */
+static uint64_t name_hash(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ len;
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+	return h ^ (h >> 29);
 }
 
 /* The index slot for name: its family, or the empty slot where it goes. */
@@ -134,64 +167,93 @@ static cobs_family **index_slot(const cobs_arena *a, const char *name, uint64_t 
 	}
 }
 
-static cobs_family *find_hashed(const cobs_batch *b, const char *name, uint64_t hash)
-{
-	if (!b->arena->index_cap)
-		return NULL;
-	return *index_slot(b->arena, name, hash);
-}
-
 /* Keeps the index at most half full. 0, or -1 when out of memory. */
-static int index_reserve(cobs_batch *b)
+static int index_reserve(cobs_arena *a)
 {
-	cobs_arena *a = b->arena;
-	if ((b->nfamilies + 1) * 2 <= a->index_cap)
+	if ((a->known + 1) * 2 <= a->index_cap)
 		return 0;
 	size_t cap = a->index_cap ? a->index_cap * 2 : 64;
 	cobs_family **idx = calloc(cap, sizeof(*idx));
 	if (!idx)
 		return -1;
-	free(a->index);
+	cobs_family **old = a->index;
+	size_t old_cap = a->index_cap;
 	a->index = idx;
 	a->index_cap = cap;
-	for (size_t i = 0; i < b->nfamilies; i++)
-		*index_slot(a, b->families[i]->name, b->families[i]->hash) = b->families[i];
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i])
+			*index_slot(a, old[i]->name, old[i]->hash) = old[i];
+	free(old);
 	return 0;
 }
 
 const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name)
 {
-	return find_hashed(b, name, name_hash(name));
+	const cobs_arena *a = b->arena;
+	if (!a->index_cap)
+		return NULL;
+	const cobs_family *f = *index_slot(a, name, name_hash(name, strlen(name)));
+	return f && f->pass == a->pass ? f : NULL;
+}
+
+/* A family and its three strings in one allocation, owned by the index. */
+static cobs_family *family_new(const char *name, size_t nlen, const char *help, const char *unit,
+                               cobs_metric_type type, uint64_t hash)
+{
+	help = help ? help : "";
+	unit = unit ? unit : "";
+	size_t hlen = strlen(help), ulen = strlen(unit);
+	cobs_family *f = malloc(sizeof(*f) + nlen + hlen + ulen + 3);
+	if (!f)
+		return NULL;
+	char *p = (char *)(f + 1);
+	*f = (cobs_family){.type = type, .hash = hash};
+	f->name = memcpy(p, name, nlen + 1);
+	f->help = memcpy(p + nlen + 1, help, hlen + 1);
+	f->unit = memcpy(p + nlen + hlen + 2, unit, ulen + 1);
+	return f;
+}
+
+static int list_family(cobs_batch *b, cobs_family *f)
+{
+	if (b->nfamilies == b->families_cap) {
+		size_t cap = b->families_cap ? b->families_cap * 2 : 16;
+		cobs_family **fam = realloc(b->families, cap * sizeof(*fam));
+		if (!fam)
+			return -1;
+		b->families = fam;
+		b->families_cap = cap;
+	}
+	b->families[b->nfamilies++] = f;
+	return 0;
 }
 
 cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
                                cobs_metric_type type)
 {
-	uint64_t hash = name_hash(name);
-	cobs_family *f = find_hashed(b, name, hash);
-	if (f)
+	cobs_arena *a = b->arena;
+	size_t nlen = strlen(name);
+	uint64_t hash = name_hash(name, nlen);
+	if (index_reserve(a) < 0)
+		return NULL;
+	cobs_family **slot = index_slot(a, name, hash);
+	cobs_family *f = *slot;
+	if (f && f->pass == a->pass) /* already used in this pass */
 		return f->type == type ? f : NULL;
-	if (index_reserve(b) < 0)
-		return NULL;
-	if (b->nfamilies == b->families_cap) {
-		size_t cap = b->families_cap ? b->families_cap * 2 : 16;
-		cobs_family **fam = realloc(b->families, cap * sizeof(*fam));
-		if (!fam)
+	if (!f) {
+		if (!(f = family_new(name, nlen, help, unit, type, hash)))
 			return NULL;
-		b->families = fam;
-		b->families_cap = cap;
+		*slot = f;
+		a->known++;
 	}
-	f = arena_alloc(b, sizeof(*f));
-	if (!f)
+	if (list_family(b, f) < 0)
 		return NULL;
-	*f = (cobs_family){.type = type, .hash = hash};
-	f->name = cobs_batch_strdup(b, name);
-	f->help = cobs_batch_strdup(b, help);
-	f->unit = cobs_batch_strdup(b, unit);
-	if (!f->name || !f->help || !f->unit)
-		return NULL;
-	b->families[b->nfamilies++] = f;
-	*index_slot(b->arena, f->name, hash) = f;
+	/* First use in this pass: its samples from earlier passes went with the arena. */
+	f->type = type;
+	f->samples = NULL;
+	f->nsamples = 0;
+	f->cap = 0;
+	f->pass = a->pass;
 	return f;
 }
 

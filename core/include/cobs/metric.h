@@ -44,6 +44,7 @@ typedef struct cobs_family {
 	size_t nsamples;
 	size_t cap;    /* private */
 	uint64_t hash; /* private: of the name, so lookups rarely compare strings */
+	uint64_t pass; /* private: the batch pass that last used it */
 } cobs_family;
 
 typedef struct cobs_arena cobs_arena;
@@ -68,6 +69,9 @@ void cobs_batch_reset(cobs_batch *b);
 /*
  * The family with this name, created on first use. help and unit may be NULL.
  * Returns NULL when out of memory, or when the name exists with another type.
+ * A family outlives cobs_batch_reset (empty until used again), so the name,
+ * help and unit are copied once, the first time the batch sees the name: a
+ * collector reporting the same families every pass only pays a lookup.
  */
 cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
                                cobs_metric_type type);
