@@ -212,15 +212,15 @@ void cobs_agent_free(cobs_agent *a)
 		return;
 	for (size_t i = 0; i < a->ncollectors; i++) {
 		cobs_collector_slot *c = &a->collectors[i];
-		if (c->timer)
-			event_free(c->timer);
 		cobs_batch_free(c->batch);
 		cobs_plugin_close(&c->plugin);
 	}
 	for (size_t i = 0; i < a->nsinks; i++)
 		cobs_plugin_close(&a->sinks[i].plugin);
-	if (a->self_timer)
-		event_free(a->self_timer);
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (a->groups[i].timer)
+			event_free(a->groups[i].timer);
+	free(a->groups);
 	cobs_batch_free(a->self_batch);
 	free(a->collectors);
 	free(a->sinks);

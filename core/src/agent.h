@@ -31,6 +31,21 @@ int cobs_settings_load(cobs_agent_settings *st, const cobs_config *cfg, cobs_err
 
 struct cobs_agent;
 
+/*
+ * The collectors that share an interval share one timer: they run back to
+ * back on the same tick with the same collection time, so the agent wakes
+ * once per interval, not once per plugin. The group with the agent's own
+ * interval also reports the agent's metrics, after its collectors.
+ */
+typedef struct cobs_tick_group {
+	struct cobs_agent *agent;
+	struct event *timer;
+	uint64_t interval_ns;
+	uint64_t next_ns; /* the next deadline on the fixed-rate grid */
+	uint64_t skips;   /* ticks lost to lateness (each member counts them too) */
+	bool self_metrics;
+} cobs_tick_group;
+
 /* A loaded collector and what the agent knows of its health. */
 typedef struct cobs_collector_slot {
 	cobs_loaded plugin;
@@ -67,10 +82,10 @@ typedef struct cobs_agent {
 	size_t ncollectors;
 	cobs_sink_slot *sinks;
 	size_t nsinks;
-	size_t load_errors; /* plugins that were refused */
-	struct event *self_timer;
+	size_t load_errors;             /* plugins that were refused */
+	struct cobs_tick_group *groups; /* one timer per distinct interval */
+	size_t ngroups;
 	cobs_batch *self_batch;
-	uint64_t self_next_ns;
 	const char *format; /* forced output format (--format), or NULL */
 	bool stdout_only;   /* --once: configured sinks are ignored, stdout prints */
 } cobs_agent;

@@ -74,31 +74,8 @@ int cobs_collector_run(cobs_collector_slot *s, uint64_t now_ns)
 	return 0;
 }
 
-static void on_collector_tick(evutil_socket_t fd, short what, void *arg)
+static void run_self_metrics(cobs_agent *a, uint64_t now)
 {
-	(void)fd;
-	(void)what;
-	cobs_collector_slot *s = arg;
-	uint64_t now = cobs_monotonic_ns(), missed;
-	if (s->backoff_ticks > 0) {
-		s->backoff_ticks--;
-		s->skips++;
-	} else if (cobs_collector_run(s, now) == 0 && s->last_samples > 0) {
-		cobs_pipeline_write(s->agent, s->batch);
-	}
-	/* Measure lateness after the work, so a slow collect skips, not bursts. */
-	now = cobs_monotonic_ns();
-	s->next_ns = cobs_next_deadline(s->next_ns, s->interval_ns, now, &missed);
-	s->skips += missed;
-	arm(s->timer, s->next_ns, now);
-}
-
-static void on_self_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	cobs_agent *a = arg;
-	uint64_t now = cobs_monotonic_ns(), missed, interval = a->settings.interval_ms * 1000000u;
 	cobs_batch *b = a->self_batch;
 	cobs_batch_reset(b);
 	b->node = a->settings.node;
@@ -109,29 +86,70 @@ static void on_self_tick(evutil_socket_t fd, short what, void *arg)
 		cobs_pipeline_write(a, b);
 	else
 		cobs_log(COBS_LOG_ERROR, "agent", "out of memory building the agent's own metrics");
+}
+
+static void on_group_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cobs_tick_group *g = arg;
+	cobs_agent *a = g->agent;
+	uint64_t now = cobs_monotonic_ns(), missed;
+	for (size_t i = 0; i < a->ncollectors; i++) {
+		cobs_collector_slot *s = &a->collectors[i];
+		if (s->interval_ns != g->interval_ns)
+			continue;
+		if (s->backoff_ticks > 0) {
+			s->backoff_ticks--;
+			s->skips++;
+		} else if (cobs_collector_run(s, now) == 0 && s->last_samples > 0) {
+			cobs_pipeline_write(a, s->batch);
+		}
+	}
+	if (g->self_metrics)
+		run_self_metrics(a, now);
+	/* Measure lateness after the work, so a slow tick skips, not bursts. */
 	now = cobs_monotonic_ns();
-	a->self_next_ns = cobs_next_deadline(a->self_next_ns, interval, now, &missed);
-	arm(a->self_timer, a->self_next_ns, now);
+	g->next_ns = cobs_next_deadline(g->next_ns, g->interval_ns, now, &missed);
+	for (size_t i = 0; missed && i < a->ncollectors; i++)
+		if (a->collectors[i].interval_ns == g->interval_ns)
+			a->collectors[i].skips += missed;
+	g->skips += missed;
+	arm(g->timer, g->next_ns, now);
+}
+
+/* The group for interval, added if new. NULL when out of memory. */
+static cobs_tick_group *group_for(cobs_agent *a, uint64_t interval_ns)
+{
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (a->groups[i].interval_ns == interval_ns)
+			return &a->groups[i];
+	cobs_tick_group *g = &a->groups[a->ngroups++];
+	*g = (cobs_tick_group){.agent = a, .interval_ns = interval_ns};
+	if (!(g->timer = event_new(a->base, -1, 0, on_group_tick, g)))
+		return NULL;
+	return g;
 }
 
 int cobs_agent_start(cobs_agent *a)
 {
 	uint64_t now = cobs_monotonic_ns();
-	for (size_t i = 0; i < a->ncollectors; i++) {
-		cobs_collector_slot *s = &a->collectors[i];
-		s->timer = event_new(a->base, -1, 0, on_collector_tick, s);
-		if (!s->timer)
-			return -1;
-		/* The first collection runs at once; the grid starts there. */
-		s->next_ns = now;
-		arm(s->timer, now, now);
-	}
-	a->self_timer = event_new(a->base, -1, 0, on_self_tick, a);
-	if (!a->self_timer)
+	/* At most one group per collector, plus the agent's own interval. */
+	a->groups = calloc(a->ncollectors + 1, sizeof(*a->groups));
+	if (!a->groups)
 		return -1;
-	/* Half an interval in, so the first report already counts a collection. */
-	a->self_next_ns = now + a->settings.interval_ms * 500000u;
-	arm(a->self_timer, a->self_next_ns, now);
+	cobs_tick_group *self = group_for(a, a->settings.interval_ms * 1000000u);
+	if (!self)
+		return -1;
+	self->self_metrics = true;
+	for (size_t i = 0; i < a->ncollectors; i++)
+		if (!group_for(a, a->collectors[i].interval_ns))
+			return -1;
+	/* The first tick runs at once; each group's grid starts there. */
+	for (size_t i = 0; i < a->ngroups; i++) {
+		a->groups[i].next_ns = now;
+		arm(a->groups[i].timer, now, now);
+	}
 	return 0;
 }
 
