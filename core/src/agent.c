@@ -92,8 +92,10 @@ static int load_plugin(cobs_agent *a, cobs_section *s, cobs_plugin_kind kind, co
 		return 1;
 	}
 	/* A typo in the plugin's own keys is a configuration error, not a warning. */
-	if (cobs_section_check_unused(s, err) < 0)
+	if (cobs_section_check_unused(s, err) < 0) {
+		cobs_plugin_close(out);
 		return -1;
+	}
 	return 0;
 }
 
