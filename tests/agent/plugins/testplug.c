@@ -51,7 +51,8 @@ static int collect(void *p, cobs_batch *b)
 		return -1;
 	s->ticks++;
 	cobs_family *t = cobs_batch_family(b, "test_ticks_total", "Collections.", "", COBS_COUNTER);
-	cobs_family *v = cobs_batch_family(b, "test_config_value", "The value key.", "", COBS_GAUGE);
+	cobs_family *v =
+	        cobs_batch_family(b, "test_config_value", "The value key.", "", COBS_GAUGE);
 	if (!t || !v || cobs_family_add0(b, t, (double)s->ticks) < 0 ||
 	    cobs_family_add0(b, v, (double)s->value) < 0)
 		return -1;
@@ -68,20 +69,20 @@ static int write_batch(void *p, const cobs_batch *b)
 #ifndef TESTPLUG_NO_SYMBOL
 COBS_EXPORT const cobs_plugin_desc cobs_plugin = {
 #ifdef TESTPLUG_BAD_ABI
-	.abi_version = 999,
+        .abi_version = 999,
 #else
-	.abi_version = COBS_PLUGIN_ABI,
+        .abi_version = COBS_PLUGIN_ABI,
 #endif
 #ifdef TESTPLUG_SINK
-	.kind = COBS_PLUGIN_SINK,
+        .kind = COBS_PLUGIN_SINK,
 #else
-	.kind = COBS_PLUGIN_COLLECTOR,
+        .kind = COBS_PLUGIN_COLLECTOR,
 #endif
-	.collect = collect,
-	.write = write_batch,
-	.name = "testplug",
-	.init = init,
-	.shutdown = shutdown,
+        .collect = collect,
+        .write = write_batch,
+        .name = "testplug",
+        .init = init,
+        .shutdown = shutdown,
 };
 #else
 /* Something exported, so the object is a valid library without the descriptor. */
