@@ -2,7 +2,9 @@
  * Scrapes http://127.0.0.1:PORT/metrics N times (one HTTP/1.0 request per
  * connection) and reports the CPU time the serving process spent per scrape,
  * read from its /proc/PID/stat, and its resident memory.
- *   bench_scrape PORT N PID
+ *   bench_scrape PORT N PID [pause_ms]
+ * With pause_ms the scrapes are spaced out like a real scraper's, so the
+ * server runs with cold caches as an agent's tick does.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* utime + stime of pid in clock ticks, or -1. */
@@ -72,16 +75,20 @@ static long scrape(int port)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: bench_scrape PORT N PID\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: bench_scrape PORT N PID [pause_ms]\n");
 		return 2;
 	}
 	int port = atoi(argv[1]), n = atoi(argv[2]), pid = atoi(argv[3]);
+	long pause_ms = argc == 5 ? atol(argv[4]) : 0;
+	struct timespec pause = {pause_ms / 1000, (pause_ms % 1000) * 1000000};
 	for (int i = 0; i < 20; i++) /* warm-up */
 		scrape(port);
 	long long t0 = cpu_ticks(pid);
 	long bytes = 0;
 	for (int i = 0; i < n; i++) {
+		if (pause_ms > 0)
+			nanosleep(&pause, NULL);
 		long b = scrape(port);
 		if (b < 0) {
 			fprintf(stderr, "scrape %d failed\n", i);
@@ -91,7 +98,8 @@ int main(int argc, char **argv)
 	}
 	long long t1 = cpu_ticks(pid);
 	double ms = (double)(t1 - t0) * 1000.0 / (double)sysconf(_SC_CLK_TCK) / n;
-	printf("scrapes: %d, bytes per scrape: %ld\n", n, bytes);
+	printf("scrapes: %d, pause between scrapes: %ld ms, bytes per scrape: %ld\n", n, pause_ms,
+	       bytes);
 	printf("cpu_ms_per_scrape %.3f\n", ms);
 	printf("rss_kib %ld\n", rss_kib(pid));
 	return 0;
