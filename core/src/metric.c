@@ -7,6 +7,7 @@
  * same families every pass and copying their strings was a third of its
  * cost.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,42 @@ cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help
 	return f;
 }
 
+/*
+ * The labels and their strings in one arena block: one allocation per sample
+ * instead of one per string, which showed in profiles of every collector.
+ */
+static cobs_label *copy_labels(cobs_batch *b, const cobs_label *labels, size_t n)
+{
+	size_t lens[2 * 16], total = n * sizeof(cobs_label);
+	bool measured = n <= 16;
+	for (size_t i = 0; measured && i < n; i++) {
+		lens[2 * i] = strlen(labels[i].name ? labels[i].name : "") + 1;
+		lens[2 * i + 1] = strlen(labels[i].value ? labels[i].value : "") + 1;
+		total += lens[2 * i] + lens[2 * i + 1];
+	}
+	if (!measured) { /* a rare wide sample: string by string */
+		cobs_label *copy = arena_alloc(b, n * sizeof(*copy));
+		for (size_t i = 0; copy && i < n; i++) {
+			copy[i].name = cobs_batch_strdup(b, labels[i].name);
+			copy[i].value = cobs_batch_strdup(b, labels[i].value);
+			if (!copy[i].name || !copy[i].value)
+				return NULL;
+		}
+		return copy;
+	}
+	cobs_label *copy = arena_alloc(b, total);
+	if (!copy)
+		return NULL;
+	char *p = (char *)(copy + n);
+	for (size_t i = 0; i < n; i++) {
+		copy[i].name = memcpy(p, labels[i].name ? labels[i].name : "", lens[2 * i]);
+		p += lens[2 * i];
+		copy[i].value = memcpy(p, labels[i].value ? labels[i].value : "", lens[2 * i + 1]);
+		p += lens[2 * i + 1];
+	}
+	return copy;
+}
+
 int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
                     size_t nlabels)
 {
@@ -272,17 +309,8 @@ int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_labe
 		f->cap = cap;
 	}
 	cobs_label *copy = NULL;
-	if (nlabels) {
-		copy = arena_alloc(b, nlabels * sizeof(*copy));
-		if (!copy)
-			return -1;
-		for (size_t i = 0; i < nlabels; i++) {
-			copy[i].name = cobs_batch_strdup(b, labels[i].name);
-			copy[i].value = cobs_batch_strdup(b, labels[i].value);
-			if (!copy[i].name || !copy[i].value)
-				return -1;
-		}
-	}
+	if (nlabels && !(copy = copy_labels(b, labels, nlabels)))
+		return -1;
 	f->samples[f->nsamples++] =
 	        (cobs_sample){.labels = copy, .nlabels = nlabels, .value = value};
 	return 0;

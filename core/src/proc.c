@@ -284,16 +284,26 @@ static bool blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+static bool digit(char c)
+{
+	return (unsigned char)(c - '0') < 10;
+}
+
 const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out)
 {
 	while (!field_end(p, end) && blank(*p))
 		p++;
-	if (field_end(p, end) || *p < '0' || *p > '9')
+	if (field_end(p, end) || !digit(*p))
 		return NULL;
+	/*
+	 * The digit loop is the hottest code of every collector: a NUL or '\n' is
+	 * never a digit, so only the end bound needs checking inside it.
+	 */
+	const char *lim = end ? end : p + strnlen(p, 21);
 	uint64_t v = 0;
-	for (; !field_end(p, end) && *p >= '0' && *p <= '9'; p++) {
+	for (; p < lim && digit(*p); p++) {
 		unsigned d = (unsigned)(*p - '0');
-		/* Constant bounds: no division per digit on the hot path. */
+		/* Constant bounds: no division per digit. */
 		if (v >= UINT64_MAX / 10 && (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
 			return NULL;
 		v = v * 10 + d;
