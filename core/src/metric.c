@@ -7,6 +7,7 @@
  * same families every pass and copying their strings was a third of its
  * cost.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,12 @@ struct cobs_arena {
 	cobs_family **index;
 	size_t index_cap; /* a power of two, at least twice `known` */
 	size_t known;
-	uint64_t pass; /* starts at 1, so a zeroed family is never current */
+	uint64_t pass;  /* starts at 1, so a zeroed family is never current */
+	uint64_t epoch; /* unique among all batches; renewed when families are forgotten */
 };
+
+/* Epochs are unique process-wide, so a ref can never match another batch's family. */
+static _Atomic uint64_t next_epoch = 1;
 
 static void *chunk_take(chunk *c, size_t n)
 {
@@ -78,18 +83,23 @@ cobs_batch *cobs_batch_new(void)
 		free(b);
 		return NULL;
 	}
-	if (b)
+	if (b) {
 		b->arena->pass = 1;
+		b->arena->epoch = next_epoch++;
+	}
 	return b;
 }
 
 static void forget_families(cobs_arena *a)
 {
 	for (size_t i = 0; i < a->index_cap; i++) {
+		if (a->index[i])
+			free(a->index[i]->samples);
 		free(a->index[i]);
 		a->index[i] = NULL;
 	}
 	a->known = 0;
+	a->epoch = next_epoch++; /* every ref into the old families goes stale */
 }
 
 void cobs_batch_free(cobs_batch *b)
@@ -229,6 +239,17 @@ static int list_family(cobs_batch *b, cobs_family *f)
 	return 0;
 }
 
+/* Lists a known family for the current pass, with no samples yet. */
+static cobs_family *activate(cobs_batch *b, cobs_family *f, cobs_metric_type type)
+{
+	if (list_family(b, f) < 0)
+		return NULL;
+	f->type = type;
+	f->nsamples = 0; /* the array stays for reuse; its labels went with the arena */
+	f->pass = b->arena->pass;
+	return f;
+}
+
 cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
                                cobs_metric_type type)
 {
@@ -247,14 +268,23 @@ cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help
 		*slot = f;
 		a->known++;
 	}
-	if (list_family(b, f) < 0)
-		return NULL;
-	/* First use in this pass: its samples from earlier passes went with the arena. */
-	f->type = type;
-	f->samples = NULL;
-	f->nsamples = 0;
-	f->cap = 0;
-	f->pass = a->pass;
+	return activate(b, f, type);
+}
+
+cobs_family *cobs_batch_family_ref(cobs_batch *b, cobs_family_ref *ref, const char *name,
+                                   const char *help, const char *unit, cobs_metric_type type)
+{
+	cobs_family *f = ref->family;
+	if (f && ref->epoch == b->arena->epoch) {
+		if (f->pass == b->arena->pass)
+			return f->type == type ? f : NULL;
+		return activate(b, f, type);
+	}
+	f = cobs_batch_family(b, name, help, unit, type);
+	if (f) {
+		ref->family = f;
+		ref->epoch = b->arena->epoch;
+	}
 	return f;
 }
 
@@ -294,26 +324,45 @@ static cobs_label *copy_labels(cobs_batch *b, const cobs_label *labels, size_t n
 	return copy;
 }
 
+/* Appends a sample whose labels already live in the batch. */
+static int append_sample(cobs_family *f, double value, const cobs_label *labels, size_t nlabels)
+{
+	if (f->nsamples == f->cap) {
+		/*
+		 * The array belongs to the family and outlives resets like the
+		 * family does: a steady collector reuses it and allocates nothing.
+		 */
+		size_t cap = f->cap ? f->cap * 2 : 4;
+		cobs_sample *grown = realloc(f->samples, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		f->samples = grown;
+		f->cap = cap;
+	}
+	f->samples[f->nsamples++] =
+	        (cobs_sample){.labels = labels, .nlabels = nlabels, .value = value};
+	return 0;
+}
+
+const cobs_label *cobs_batch_labels(cobs_batch *b, const cobs_label *labels, size_t nlabels)
+{
+	return nlabels ? copy_labels(b, labels, nlabels) : NULL;
+}
+
+int cobs_family_add_shared(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
+                           size_t nlabels)
+{
+	(void)b; /* the labels are already in it */
+	return append_sample(f, value, labels, nlabels);
+}
+
 int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
                     size_t nlabels)
 {
-	if (f->nsamples == f->cap) {
-		/* Grown in the arena: the old array is reclaimed at the next reset. */
-		size_t cap = f->cap ? f->cap * 2 : 8;
-		cobs_sample *s = arena_alloc(b, cap * sizeof(*s));
-		if (!s)
-			return -1;
-		if (f->nsamples)
-			memcpy(s, f->samples, f->nsamples * sizeof(*s));
-		f->samples = s;
-		f->cap = cap;
-	}
-	cobs_label *copy = NULL;
+	const cobs_label *copy = NULL;
 	if (nlabels && !(copy = copy_labels(b, labels, nlabels)))
 		return -1;
-	f->samples[f->nsamples++] =
-	        (cobs_sample){.labels = copy, .nlabels = nlabels, .value = value};
-	return 0;
+	return append_sample(f, value, copy, nlabels);
 }
 
 int cobs_family_add0(cobs_batch *b, cobs_family *f, double value)

@@ -142,6 +142,7 @@ typedef struct cpu_state {
 	cobs_procfile loadavg;
 	cobs_prev_table *prev;
 	uint64_t pass; /* collection count, to spot a CPU listed twice in one file */
+	cobs_family_ref refs[F_COUNT]; /* find each family again without hashing its name */
 } cpu_state;
 
 /* One collection in progress; families are created on first use so a file
@@ -157,7 +158,8 @@ static cobs_family *family(pass *ps, enum fam_id id)
 {
 	if (!ps->fam[id]) {
 		const struct fam_def *d = &fam_defs[id];
-		ps->fam[id] = cobs_batch_family(ps->b, d->name, d->help, d->unit, d->type);
+		ps->fam[id] = cobs_batch_family_ref(ps->b, &ps->s->refs[id], d->name, d->help,
+		                                    d->unit, d->type);
 	}
 	return ps->fam[id];
 }

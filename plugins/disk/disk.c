@@ -191,6 +191,7 @@ typedef struct disk_state {
 	uint64_t pass;
 	bool warned_garbled;
 	char who[64];
+	cobs_family_ref refs[NFAMILIES]; /* find each family again without hashing its name */
 } disk_state;
 
 /* Families are created on first use in a pass, so an empty file yields an empty batch. */
@@ -260,11 +261,12 @@ static bool selected(const disk_state *s, const char *name)
 }
 
 static int add(pass_ctx *c, size_t fi, const char *name, const char *help, const char *unit,
-               cobs_metric_type type, double v, const char *dev)
+               cobs_metric_type type, double v, const cobs_label *dev)
 {
-	if (!c->fams[fi] && !(c->fams[fi] = cobs_batch_family(c->b, name, help, unit, type)))
+	if (!c->fams[fi] &&
+	    !(c->fams[fi] = cobs_batch_family_ref(c->b, &c->s->refs[fi], name, help, unit, type)))
 		return -1;
-	return cobs_family_add1(c->b, c->fams[fi], v, "device", dev);
+	return cobs_family_add_shared(c->b, c->fams[fi], v, dev, 1);
 }
 
 static double scaled(scale sc, uint64_t v)
@@ -352,9 +354,13 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		goto garbled; /* no kernel writes this many: a cut or mangled line */
 	}
 
+	/* One copy of {device="..."} shared by all of this device's samples. */
+	const cobs_label *dev = cobs_batch_labels(c->b, &(cobs_label){"device", name}, 1);
+	if (!dev)
+		return -1;
 	for (size_t i = 0; i < NSTATS; i++)
 		if (have[i] && add(c, i, stats[i].name, stats[i].help, stats[i].unit, stats[i].type,
-		                   scaled(stats[i].sc, st[i]), name) < 0)
+		                   scaled(stats[i].sc, st[i]), dev) < 0)
 			return -1;
 
 	for (size_t i = 0; i < NRATES; i++) {
@@ -362,7 +368,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		double v;
 		/* The rate is taken on the raw counter so a 32-bit wrap is seen as one. */
 		if (cobs_rate(e->vals[r->slot], st[r->stat], e->t_ns, c->now, &v) &&
-		    add(c, NSTATS + i, r->name, r->help, r->unit, COBS_GAUGE, v * r->mul, name) < 0)
+		    add(c, NSTATS + i, r->name, r->help, r->unit, COBS_GAUGE, v * r->mul, dev) < 0)
 			return -1;
 		e->vals[r->slot] = st[r->stat];
 	}

@@ -42,10 +42,10 @@
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
 #define MAX_KEY    64 /* the longest kernel key today is 17 characters */
 
-typedef struct mem_state {
-	char *name; /* for log lines */
-	cobs_procfile meminfo;
-} mem_state;
+/* Lines remembered by position; a file with more is parsed uncached past it. */
+#define MAX_LINES 256
+
+typedef struct mem_state mem_state;
 
 /* The values the derived percentage needs, in bytes, and which were seen. */
 enum { K_TOTAL, K_AVAILABLE, K_FREE, K_BUFFERS, K_CACHED, K_COUNT };
@@ -80,6 +80,27 @@ typedef struct names {
 	char help[HELP_PREFIX_LEN + MAX_KEY + sizeof("_bytes.")];
 	size_t len; /* of the key part */
 } names;
+
+/*
+ * What one line position held last pass: its key, the names built from it and
+ * the family. meminfo's lines keep their order, so from the second pass on a
+ * line costs a memcmp of its key instead of building two strings and looking
+ * the family up by name (mem was the dearest of the node collectors).
+ */
+typedef struct line_memo {
+	char key[MAX_KEY];
+	size_t klen; /* 0: nothing remembered */
+	bool kb;
+	int derived; /* a K_* index, or -1 */
+	names nm;
+	cobs_family_ref ref;
+} line_memo;
+
+struct mem_state {
+	char *name; /* for log lines */
+	cobs_procfile meminfo;
+	line_memo *lines; /* MAX_LINES of them */
+};
 
 /*
  * Writes the metric form of key[0..len) after the prefixes. Returns false when
@@ -144,9 +165,35 @@ static int parse_value(const char *p, uint64_t *out, bool *kb)
 	return 1;
 }
 
-/* One line. Returns 1 when it gave a sample, 0 when skipped, -1 on OOM. */
-static int mem_line(cobs_batch *b, names *nm, const char *line, const char *eol, double *dv,
-                    bool *seen)
+/* The K_* index of a key the derived percentage needs, or -1. */
+static int derived_index(const char *key, size_t klen)
+{
+	for (int k = 0; k < K_COUNT; k++)
+		if (klen == derived_keys[k].len && memcmp(key, derived_keys[k].key, klen) == 0)
+			return k;
+	return -1;
+}
+
+/* Fills memo for key; false when the key cannot be a metric name (the line is skipped). */
+static bool remember_line(line_memo *m, const char *key, size_t klen, bool kb)
+{
+	m->klen = 0;
+	memcpy(m->nm.name, PREFIX, PREFIX_LEN);
+	memcpy(m->nm.help, HELP_PREFIX, HELP_PREFIX_LEN);
+	if (!make_names(&m->nm, key, klen))
+		return false;
+	finish_names(&m->nm, kb ? "_bytes" : "", kb ? 6 : 0);
+	memcpy(m->key, key, klen);
+	m->klen = klen;
+	m->kb = kb;
+	m->derived = kb ? derived_index(key, klen) : -1;
+	m->ref = (cobs_family_ref){0};
+	return true;
+}
+
+/* One line, at position idx. Returns 1 when it gave a sample, 0 when skipped, -1 on OOM. */
+static int mem_line(cobs_batch *b, mem_state *s, size_t idx, const char *line, const char *eol,
+                    double *dv, bool *seen)
 {
 	const char *colon = memchr(line, ':', (size_t)(eol - line));
 	if (!colon)
@@ -154,22 +201,19 @@ static int mem_line(cobs_batch *b, names *nm, const char *line, const char *eol,
 	size_t klen = (size_t)(colon - line);
 	uint64_t v;
 	bool kb;
-	if (!make_names(nm, line, klen) || parse_value(colon + 1, &v, &kb) < 0)
+	if (klen == 0 || klen > MAX_KEY || parse_value(colon + 1, &v, &kb) < 0)
 		return 0;
-	double value = (double)v;
-	if (kb) {
-		value *= 1024.0;
-		finish_names(nm, "_bytes", 6);
-		for (int k = 0; k < K_COUNT; k++)
-			if (klen == derived_keys[k].len && !seen[k] &&
-			    memcmp(line, derived_keys[k].key, klen) == 0) {
-				dv[k] = value;
-				seen[k] = true;
-			}
-	} else {
-		finish_names(nm, "", 0);
+	line_memo tmp, *m = idx < MAX_LINES ? &s->lines[idx] : &tmp;
+	bool same = m != &tmp && m->klen == klen && m->kb == kb && memcmp(m->key, line, klen) == 0;
+	if (!same && !remember_line(m, line, klen, kb))
+		return 0;
+	double value = kb ? (double)v * 1024.0 : (double)v;
+	if (m->derived >= 0 && !seen[m->derived]) {
+		dv[m->derived] = value;
+		seen[m->derived] = true;
 	}
-	cobs_family *f = cobs_batch_family(b, nm->name, nm->help, kb ? "bytes" : "", COBS_GAUGE);
+	cobs_family *f = cobs_batch_family_ref(b, &m->ref, m->nm.name, m->nm.help,
+	                                       kb ? "bytes" : "", COBS_GAUGE);
 	if (!f)
 		return -1;
 	if (f->nsamples)
@@ -212,9 +256,7 @@ static int collect(void *state, cobs_batch *b)
 	double dv[K_COUNT] = {0};
 	bool seen[K_COUNT] = {0};
 	int samples = 0;
-	names nm; /* the prefixes are written once, keys go after them */
-	memcpy(nm.name, PREFIX, PREFIX_LEN);
-	memcpy(nm.help, HELP_PREFIX, HELP_PREFIX_LEN);
+	size_t idx = 0;
 
 	/* Only complete lines (see the top comment): end is just past the last '\n'. */
 	size_t len = f->len;
@@ -223,7 +265,7 @@ static int collect(void *state, cobs_batch *b)
 	const char *p = f->buf, *end = p + len;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		int r = mem_line(b, &nm, p, eol, dv, seen);
+		int r = mem_line(b, s, idx++, p, eol, dv, seen);
 		if (r < 0)
 			goto oom;
 		samples += r;
@@ -247,6 +289,7 @@ static void shutdown(void *state)
 	if (!s)
 		return;
 	cobs_procfile_close(&s->meminfo);
+	free(s->lines);
 	free(s->name);
 	free(s);
 }
@@ -258,8 +301,10 @@ static int init(const cobs_plugin_env *env, void **state)
 		return cobs_error_set(env->err, "out of memory");
 	s->meminfo.fd = -1; /* so shutdown() is safe from any point below */
 	s->name = strdup(env->name ? env->name : "mem");
-	if (!s->name || cobs_procfile_init(&s->meminfo, env->proc_root ? env->proc_root : "/proc",
-	                                   "meminfo") < 0) {
+	s->lines = calloc(MAX_LINES, sizeof(*s->lines));
+	if (!s->name || !s->lines ||
+	    cobs_procfile_init(&s->meminfo, env->proc_root ? env->proc_root : "/proc", "meminfo") <
+	            0) {
 		cobs_error_set(env->err, "out of memory");
 		goto fail;
 	}

@@ -94,6 +94,7 @@ typedef struct net_state {
 	uint64_t pass;
 	bool warned_garbled;
 	char who[64];
+	cobs_family_ref refs[NFAMILIES]; /* find each family again without hashing its name */
 } net_state;
 
 /* Families are created on first use in a pass, so an empty file yields an empty batch. */
@@ -113,11 +114,12 @@ static bool selected(const net_state *s, const char *name)
 }
 
 static int add(pass_ctx *c, int fi, const char *name, const char *help, const char *unit,
-               cobs_metric_type type, double v, const char *dev)
+               cobs_metric_type type, double v, const cobs_label *dev)
 {
-	if (!c->fams[fi] && !(c->fams[fi] = cobs_batch_family(c->b, name, help, unit, type)))
+	if (!c->fams[fi] &&
+	    !(c->fams[fi] = cobs_batch_family_ref(c->b, &c->s->refs[fi], name, help, unit, type)))
 		return -1;
-	return cobs_family_add1(c->b, c->fams[fi], v, "device", dev);
+	return cobs_family_add_shared(c->b, c->fams[fi], v, dev, 1);
 }
 
 /* One line of the file, [p, eol). 0 when handled or skipped, -1 when out of memory. */
@@ -178,9 +180,13 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 			goto garbled;
 	}
 
+	/* One copy of {device="..."} shared by all of this interface's samples. */
+	const cobs_label *dev = cobs_batch_labels(c->b, &(cobs_label){"device", name}, 1);
+	if (!dev)
+		return -1;
 	for (int i = 0; i < NCOUNTERS; i++)
 		if (add(c, i, counters[i].name, counters[i].help, counters[i].unit, COBS_COUNTER,
-		        (double)v[i], name) < 0)
+		        (double)v[i], dev) < 0)
 			return -1;
 
 	double r;
@@ -188,13 +194,13 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 	    add(c, F_RX_RATE, "node_network_receive_bytes_per_second",
 	        "Bytes received per second over the last interval (derived: delta of "
 	        "node_network_receive_bytes_total / delta t).",
-	        "bytes_per_second", COBS_GAUGE, r, name) < 0)
+	        "bytes_per_second", COBS_GAUGE, r, dev) < 0)
 		return -1;
 	if (cobs_rate(e->vals[V_TX_BYTES], v[COL_TX_BYTES], e->t_ns, c->now, &r) &&
 	    add(c, F_TX_RATE, "node_network_transmit_bytes_per_second",
 	        "Bytes transmitted per second over the last interval (derived: delta of "
 	        "node_network_transmit_bytes_total / delta t).",
-	        "bytes_per_second", COBS_GAUGE, r, name) < 0)
+	        "bytes_per_second", COBS_GAUGE, r, dev) < 0)
 		return -1;
 	e->vals[V_RX_BYTES] = v[COL_RX_BYTES];
 	e->vals[V_TX_BYTES] = v[COL_TX_BYTES];

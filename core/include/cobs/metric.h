@@ -76,9 +76,35 @@ void cobs_batch_reset(cobs_batch *b);
 cobs_family *cobs_batch_family(cobs_batch *b, const char *name, const char *help, const char *unit,
                                cobs_metric_type type);
 
+/*
+ * A plugin's handle on one family across passes. Zero it once, keep it in the
+ * plugin's state, and always use it for the same name: then finding the
+ * family again in the next pass (same batch, not reset to forget its
+ * families) is a pointer check instead of hashing and comparing the name.
+ */
+typedef struct cobs_family_ref {
+	uint64_t epoch;      /* private: which batch generation `family` belongs to */
+	cobs_family *family; /* private */
+} cobs_family_ref;
+
+/* cobs_batch_family through a ref (see above); same results. */
+cobs_family *cobs_batch_family_ref(cobs_batch *b, cobs_family_ref *ref, const char *name,
+                                   const char *help, const char *unit, cobs_metric_type type);
+
 /* Adds a sample with nlabels labels. Returns 0, or -1 when out of memory. */
 int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
                     size_t nlabels);
+
+/*
+ * Label sets shared by several samples (a device's labels on each of its
+ * counters): cobs_batch_labels copies the set into the batch once, and
+ * cobs_family_add_shared adds a sample that points at that copy instead of
+ * copying the strings again. The copy lives until the batch is reset.
+ */
+const cobs_label *cobs_batch_labels(cobs_batch *b, const cobs_label *labels, size_t nlabels);
+/* labels must come from cobs_batch_labels on this batch since its last reset. 0 or -1. */
+int cobs_family_add_shared(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
+                           size_t nlabels);
 
 /* Shorthands for the common shapes: no label, one label, two labels. */
 int cobs_family_add0(cobs_batch *b, cobs_family *f, double value);
