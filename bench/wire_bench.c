@@ -172,16 +172,20 @@ static void node_init(node *n)
 		p->container = i < 200 ? (int)rnd_below((uint64_t)n->nctrs) : -1;
 		snprintf(p->pid, sizeof(p->pid), "%d", (int)(1 + rnd_below(4000000)));
 		snprintf(p->ppid, sizeof(p->ppid), "%d", (int)(1 + rnd_below(40000)));
+		/* Formatted from the source strings, not from p->comm: the compiler
+		 * cannot tell p's fields apart and warns of overlap (-Wrestrict). */
 		if (p->container >= 0) {
 			const container *k = &n->ctrs[p->container];
-			snprintf(p->comm, sizeof(p->comm), "%s", ctr_comms[rnd_below(10)]);
+			const char *comm = ctr_comms[rnd_below(10)];
+			snprintf(p->comm, sizeof(p->comm), "%s", comm);
 			snprintf(p->cmdline, sizeof(p->cmdline),
-			         "/usr/bin/%s --config /etc/%s/%s.yaml", p->comm, k->name, k->name);
+			         "/usr/bin/%s --config /etc/%s/%s.yaml", comm, k->name, k->name);
 			snprintf(p->cgroup, sizeof(p->cgroup), "%s", k->cgroup);
 		} else {
-			snprintf(p->comm, sizeof(p->comm), "%s", host_comms[rnd_below(10)]);
-			snprintf(p->cmdline, sizeof(p->cmdline), "/usr/sbin/%s", p->comm);
-			snprintf(p->cgroup, sizeof(p->cgroup), "/system.slice/%s.service", p->comm);
+			const char *comm = host_comms[rnd_below(10)];
+			snprintf(p->comm, sizeof(p->comm), "%s", comm);
+			snprintf(p->cmdline, sizeof(p->cmdline), "/usr/sbin/%s", comm);
+			snprintf(p->cgroup, sizeof(p->cgroup), "/system.slice/%s.service", comm);
 		}
 		p->utime = rnd_count(10, 10000000);
 		p->stime = p->utime / 4;

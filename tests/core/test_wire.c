@@ -830,7 +830,7 @@ static uint32_t *label_chain(size_t n, bool chain, size_t *nwords, str *strings)
 {
 	uint32_t *w = calloc(4 * n + 2, sizeof(*w));
 	size_t k = 0;
-	static char names[40][8];
+	static char names[40][24]; /* "l" and any size_t, so the format never truncates */
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "l%zu", i);
 		strings[i] = (str){names[i], strlen(names[i])};
