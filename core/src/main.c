@@ -22,6 +22,7 @@
 typedef struct cli {
 	const char *config_path;
 	const char *format;
+	const char *server; /* --server URL */
 	bool once;
 	bool check;
 } cli;
@@ -35,10 +36,13 @@ typedef struct runner {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: cobs-agent [-c agent.ini] [--once [--format text|json|prometheus]] "
-	        "[--check]\n"
+	        "usage: cobs-agent [-c agent.ini] [--server URL] [--once [--format "
+	        "text|json|prometheus]] [--check]\n"
 	        "  -c, --config FILE  read FILE (default: built-in: cpu, mem, net, disk -> "
 	        "stdout)\n"
+	        "      --server URL   send batches to cobs-server at URL: adds [sink.http2] url = "
+	        "URL\n"
+	        "                     (without -c, instead of the stdout sink)\n"
 	        "      --once         collect once from every plugin, print to stdout, exit\n"
 	        "      --format F     output format of the stdout sink: text, json, prometheus\n"
 	        "      --check        check the configuration and plugins, then exit\n"
@@ -48,13 +52,11 @@ static void usage(FILE *out)
 /* 0 to go on, 1 to exit successfully, -1 on a usage error. */
 static int parse_cli(int argc, char **argv, cli *c)
 {
-	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-	                                         {"once", no_argument, NULL, 'o'},
-	                                         {"format", required_argument, NULL, 'f'},
-	                                         {"check", no_argument, NULL, 'k'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {"version", no_argument, NULL, 'V'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+	        {"format", required_argument, NULL, 'f'}, {"check", no_argument, NULL, 'k'},
+	        {"server", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -74,6 +76,9 @@ static int parse_cli(int argc, char **argv, cli *c)
 		case 'k':
 			c->check = true;
 			break;
+		case 's':
+			c->server = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -92,12 +97,37 @@ static int parse_cli(int argc, char **argv, cli *c)
 	return 0;
 }
 
+/*
+ * --server URL: a [sink.http2] section with url = URL (created, or added to
+ * the file's). The built-in defaults' stdout sink is switched off: the quick
+ * case sends, it does not print. 0, or -1 with err.
+ */
+static int add_server(cobs_config *cfg, const char *url, bool builtin, cobs_error *err)
+{
+	cobs_section *s = cobs_config_add_section(cfg, "sink.http2", "--server", 1);
+	if (!s)
+		return cobs_error_set(err, "out of memory");
+	if (cobs_section_set(s, "url", url, "--server", 1, err) < 0)
+		return cobs_error_set(
+		        err, "--server: the configuration's [sink.http2] already sets url; "
+		             "drop one of them");
+	cobs_section *out = builtin ? cobs_config_section(cfg, "sink.stdout") : NULL;
+	if (out && cobs_section_set(out, "enabled", "false", "--server", 1, err) < 0)
+		return -1;
+	return 0;
+}
+
 static cobs_agent *build(const runner *r, cobs_error *err)
 {
 	cobs_config *cfg = r->opts.config_path ? cobs_config_load(r->opts.config_path, err)
 	                                       : cobs_default_config(err);
 	if (!cfg)
 		return NULL;
+	if (r->opts.server && !r->opts.once &&
+	    add_server(cfg, r->opts.server, !r->opts.config_path, err) < 0) {
+		cobs_config_free(cfg);
+		return NULL;
+	}
 	cobs_agent_options opt = {.format = r->opts.format, .stdout_only = r->opts.once};
 	return cobs_agent_build(cfg, r->base, &opt, err);
 }

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live state: batches in, latest values and history out. See state.h
+ * for the rules; this file keeps the per-node tables (families by name,
+ * interned label sets, series by label set) and feeds the history store.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+/* Per node: its families and the label sets their series share. */
+typedef struct node_values {
+	cobs_state_family **families; /* in order of first appearance */
+	size_t n, cap;
+	cobs_hmap by_name;
+	cobs_labelsets sets;
+} node_values;
+
+struct cobs_state {
+	cobs_registry reg;
+	cobs_hist_config hist_cfg;
+	cobs_hist_store *hist;
+	uint64_t gen; /* batch counter: series not touched by a family's batch have gone */
+	char *key;    /* scratch for history keys */
+	size_t keycap;
+	const char **kv; /* scratch: label names and values for cobs_hist_key */
+};
+
+unsigned cobs_state_history_class(const char *family)
+{
+	if (strncmp(family, "process_", 8) == 0)
+		return 2;
+	if (strncmp(family, "container_", 10) == 0 || strncmp(family, "kube_", 5) == 0)
+		return 1;
+	return 0;
+}
+
+/* ---- families ---- */
+
+static void family_clear_series(node_values *nv, cobs_state_family *f)
+{
+	for (size_t i = 0; i < f->nseries; i++)
+		cobs_labelsets_release(&nv->sets, (cobs_labelset *)f->series[i].labels);
+	f->nseries = 0;
+	cobs_hmap_clear(&f->index);
+}
+
+static void family_free(node_values *nv, cobs_state_family *f)
+{
+	family_clear_series(nv, f);
+	cobs_hmap_free(&f->index);
+	free(f->series);
+	free(f->name);
+	free(f->help);
+	free(f->unit);
+	free(f);
+}
+
+static void values_free(void *p)
+{
+	node_values *nv = p;
+	for (size_t i = 0; i < nv->n; i++)
+		family_free(nv, nv->families[i]);
+	free(nv->families);
+	cobs_hmap_free(&nv->by_name);
+	cobs_labelsets_free(&nv->sets);
+	free(nv);
+}
+
+static int family_name_eq(uintptr_t val, const void *key, const void *ctx)
+{
+	(void)ctx;
+	return strcmp(((const cobs_state_family *)val)->name, key) == 0;
+}
+
+static cobs_state_family *family_find(const node_values *nv, const char *name)
+{
+	return (cobs_state_family *)cobs_hmap_get(&nv->by_name, cobs_hash_str(name, 0),
+	                                          family_name_eq, name, NULL);
+}
+
+/* *dst = copy of src (NULL as ""), unless equal already. 0 or -1. */
+static int set_str(char **dst, const char *src)
+{
+	if (!src)
+		src = "";
+	if (*dst && strcmp(*dst, src) == 0)
+		return 0;
+	char *c = strdup(src);
+	if (!c)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+static cobs_state_family *family_get(node_values *nv, const cobs_family *bf)
+{
+	cobs_state_family *f = family_find(nv, bf->name);
+	if (!f) {
+		if (nv->n == nv->cap) {
+			size_t cap = nv->cap ? nv->cap * 2 : 32;
+			cobs_state_family **v = realloc(nv->families, cap * sizeof(*v));
+			if (!v)
+				return NULL;
+			nv->families = v;
+			nv->cap = cap;
+		}
+		f = calloc(1, sizeof(*f));
+		if (!f || !(f->name = strdup(bf->name)) ||
+		    cobs_hmap_put(&nv->by_name, cobs_hash_str(f->name, 0), (uintptr_t)f) < 0) {
+			if (f)
+				free(f->name);
+			free(f);
+			return NULL;
+		}
+		f->type = bf->type;
+		f->hist_class = cobs_state_history_class(f->name);
+		nv->families[nv->n++] = f;
+	} else if (f->type != bf->type) {
+		/* An agent upgrade changed the type: the old samples mean something else. */
+		family_clear_series(nv, f);
+		f->type = bf->type;
+	}
+	if (set_str(&f->help, bf->help) < 0 || set_str(&f->unit, bf->unit) < 0)
+		return NULL;
+	return f;
+}
+
+static int series_eq(uintptr_t val, const void *key, const void *ctx)
+{
+	const cobs_state_family *f = ctx;
+	return f->series[val - 1].labels == key;
+}
+
+static cobs_state_series *series_find(const cobs_state_family *f, const cobs_labelset *ls)
+{
+	uintptr_t i = cobs_hmap_get(&f->index, cobs_hash_u64((uintptr_t)ls), series_eq, ls, f);
+	return i ? &f->series[i - 1] : NULL;
+}
+
+static cobs_state_series *series_add(cobs_state_family *f, const cobs_labelset *ls)
+{
+	if (f->nseries == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 8;
+		cobs_state_series *v = realloc(f->series, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		f->series = v;
+		f->cap = cap;
+	}
+	if (cobs_hmap_put(&f->index, cobs_hash_u64((uintptr_t)ls), f->nseries + 1) < 0)
+		return NULL;
+	cobs_state_series *se = &f->series[f->nseries++];
+	*se = (cobs_state_series){.labels = ls};
+	return se;
+}
+
+/* Drops the series this batch did not carry, keeping the others' order. */
+static int family_sweep_series(node_values *nv, cobs_state_family *f, uint64_t gen)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < f->nseries; i++) {
+		if (f->series[i].gen == gen)
+			f->series[keep++] = f->series[i];
+		else
+			cobs_labelsets_release(&nv->sets, (cobs_labelset *)f->series[i].labels);
+	}
+	if (keep == f->nseries)
+		return 0;
+	f->nseries = keep;
+	cobs_hmap_clear(&f->index);
+	for (size_t i = 0; i < keep; i++)
+		if (cobs_hmap_put(&f->index, cobs_hash_u64((uintptr_t)f->series[i].labels), i + 1) <
+		    0)
+			return -1; /* cannot happen: the index only shrank, no growth needed */
+	return 0;
+}
+
+/* ---- history ---- */
+
+/* The history key of (node, family, labels) into s->key; its length, or 0 when out of memory. */
+static size_t make_key(cobs_state *s, const char *node, const char *family,
+                       const cobs_label *labels, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		s->kv[2 * i] = labels[i].name ? labels[i].name : "";
+		s->kv[2 * i + 1] = labels[i].value ? labels[i].value : "";
+	}
+	s->kv[2 * n] = NULL;
+	size_t len = cobs_hist_key(s->key, s->keycap, node, family, s->kv);
+	if (len >= s->keycap) {
+		size_t cap = len + 1;
+		char *k = realloc(s->key, cap);
+		if (!k)
+			return 0;
+		s->key = k;
+		s->keycap = cap;
+		cobs_hist_key(s->key, s->keycap, node, family, s->kv);
+	}
+	return len;
+}
+
+/* Appends one point to the series of (node, family, labels); *id caches its id. */
+static void history_append(cobs_state *s, const cobs_node *n, const cobs_state_family *f,
+                           const cobs_label *labels, size_t nlabels, cobs_hist_id *id, int64_t t,
+                           double v, cobs_apply_result *res)
+{
+	int rc = COBS_HIST_ENOENT;
+	if (*id)
+		rc = cobs_hist_store_append(s->hist, *id, t, v);
+	if (rc == COBS_HIST_ENOENT) {
+		/* never opened, or evicted / expired since: open (again) by key */
+		size_t len = make_key(s, n->name, f->name, labels, nlabels);
+		rc = len ? cobs_hist_store_open(s->hist, s->key, len, f->hist_class, id)
+		         : COBS_HIST_ENOMEM;
+		if (rc >= 0)
+			rc = cobs_hist_store_append(s->hist, *id, t, v);
+		else
+			*id = 0;
+	}
+	if (rc < 0)
+		res->history_refused++;
+}
+
+/* ---- applying a batch ---- */
+
+static int apply_family(cobs_state *s, cobs_node *n, node_values *nv, const cobs_batch *b,
+                        const cobs_family *bf, uint64_t now_ms, cobs_apply_result *res)
+{
+	cobs_state_family *f = family_get(nv, bf);
+	if (!f)
+		return -1;
+	uint64_t gen = ++s->gen;
+	f->timestamp_ms = b->timestamp_ms;
+	f->updated_ms = now_ms;
+	for (size_t i = 0; i < bf->nsamples; i++) {
+		const cobs_sample *smp = &bf->samples[i];
+		uint64_t h = cobs_labels_hash(smp->labels, smp->nlabels);
+		cobs_labelset *ls = cobs_labelsets_find(&nv->sets, smp->labels, smp->nlabels, h);
+		cobs_state_series *se = ls ? series_find(f, ls) : NULL;
+		if (!se) {
+			if (!(ls = cobs_labelsets_intern(&nv->sets, smp->labels, smp->nlabels, h)))
+				return -1;
+			if (!(se = series_add(f, ls))) {
+				cobs_labelsets_release(&nv->sets, ls);
+				return -1;
+			}
+		} else if (se->gen == gen) {
+			continue; /* the same labels twice in one family: the first wins */
+		}
+		se->value = smp->value;
+		se->gen = gen;
+		res->samples++;
+		if (f->type != COBS_INFO)
+			history_append(s, n, f, smp->labels, smp->nlabels, &se->hist,
+			               b->timestamp_ms, smp->value, res);
+	}
+	return family_sweep_series(nv, f, gen);
+}
+
+/* An earlier agent process's batch: its points may fill history, nothing else. */
+static void apply_past(cobs_state *s, cobs_node *n, const cobs_batch *b, cobs_apply_result *res)
+{
+	for (size_t i = 0; i < b->nfamilies; i++) {
+		const cobs_family *bf = b->families[i];
+		if (bf->type == COBS_INFO)
+			continue;
+		cobs_state_family tmp = {.name = (char *)bf->name,
+		                         .hist_class = cobs_state_history_class(bf->name)};
+		for (size_t j = 0; j < bf->nsamples; j++) {
+			cobs_hist_id id = 0;
+			history_append(s, n, &tmp, bf->samples[j].labels, bf->samples[j].nlabels,
+			               &id, b->timestamp_ms, bf->samples[j].value, res);
+			res->samples++;
+		}
+	}
+}
+
+int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch *b,
+                     uint64_t now_ms, int64_t now_wall_ms, cobs_apply_result *res, cobs_error *err)
+{
+	*res = (cobs_apply_result){0};
+	cobs_node *n;
+	int v = cobs_registry_admit(&s->reg, meta, b->timestamp_ms, now_ms, now_wall_ms, &n);
+	if (v < 0)
+		return cobs_error_set(err, "out of memory admitting a batch of node %s",
+		                      meta->node);
+	res->verdict = (cobs_admit)v;
+	res->node = n;
+	if (v == COBS_ADMIT_DUPLICATE)
+		return 0;
+	if (v == COBS_ADMIT_PAST) {
+		apply_past(s, n, b, res);
+		return 0;
+	}
+	if (!n->values && !(n->values = calloc(1, sizeof(node_values))))
+		return cobs_error_set(err, "out of memory for node %s", n->name);
+	for (size_t i = 0; i < b->nfamilies; i++)
+		if (apply_family(s, n, n->values, b, b->families[i], now_ms, res) < 0)
+			return cobs_error_set(err, "out of memory applying family %s of node %s",
+			                      b->families[i]->name, n->name);
+	return 0;
+}
+
+size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms)
+{
+	cobs_hist_store_expire(s->hist, now_wall_ms);
+	size_t dropped = 0;
+	for (size_t i = 0; i < s->reg.n; i++) {
+		cobs_node *n = s->reg.nodes[i];
+		node_values *nv = n->values;
+		if (!nv)
+			continue;
+		uint64_t limit = s->reg.down_after * cobs_registry_interval(&s->reg, n);
+		size_t keep = 0;
+		for (size_t j = 0; j < nv->n; j++) {
+			cobs_state_family *f = nv->families[j];
+			/* the node kept sending, this family did not */
+			if (n->last_seen_ms > f->updated_ms + limit) {
+				cobs_hmap_del(&nv->by_name, cobs_hash_str(f->name, 0),
+				              (uintptr_t)f);
+				family_free(nv, f);
+				dropped++;
+			} else {
+				nv->families[keep++] = f;
+			}
+		}
+		nv->n = keep;
+	}
+	(void)now_ms;
+	return dropped;
+}
+
+/* ---- life ---- */
+
+cobs_state *cobs_state_new(const cobs_state_config *cfg)
+{
+	cobs_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	cobs_registry_init(&s->reg, cfg->stale_after, cfg->down_after, cfg->default_interval_ms);
+	s->hist_cfg = cfg->history;
+	s->keycap = 1024;
+	s->key = malloc(s->keycap);
+	s->kv = malloc((2 * COBS_WIRE_MAX_LABELS + 1) * sizeof(*s->kv));
+	if (!s->key || !s->kv || cobs_hist_config_defaults(&s->hist_cfg) != COBS_HIST_OK ||
+	    !(s->hist = cobs_hist_store_new(&s->hist_cfg, cfg->history_budget))) {
+		cobs_state_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void cobs_state_free(cobs_state *s)
+{
+	if (!s)
+		return;
+	cobs_registry_free(&s->reg, values_free);
+	cobs_hist_store_free(s->hist);
+	free(s->key);
+	free(s->kv);
+	free(s);
+}
+
+/* ---- reading ---- */
+
+const cobs_registry *cobs_state_registry(const cobs_state *s)
+{
+	return &s->reg;
+}
+
+size_t cobs_state_node_count(const cobs_state *s)
+{
+	return s->reg.n;
+}
+
+const cobs_node *cobs_state_node_at(const cobs_state *s, size_t i)
+{
+	return i < s->reg.n ? s->reg.nodes[i] : NULL;
+}
+
+const cobs_node *cobs_state_node_find(const cobs_state *s, const char *name)
+{
+	return cobs_registry_find(&s->reg, name);
+}
+
+cobs_liveness cobs_state_liveness(const cobs_state *s, const cobs_node *n, uint64_t now_ms)
+{
+	return cobs_registry_liveness(&s->reg, n, now_ms);
+}
+
+size_t cobs_state_family_count(const cobs_node *n)
+{
+	const node_values *nv = n->values;
+	return nv ? nv->n : 0;
+}
+
+const cobs_state_family *cobs_state_family_at(const cobs_node *n, size_t i)
+{
+	const node_values *nv = n->values;
+	return nv && i < nv->n ? nv->families[i] : NULL;
+}
+
+const cobs_state_family *cobs_state_family_find(const cobs_node *n, const char *name)
+{
+	const node_values *nv = n->values;
+	return nv ? family_find(nv, name) : NULL;
+}
+
+size_t cobs_state_node_samples(const cobs_node *n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < cobs_state_family_count(n); i++)
+		total += cobs_state_family_at(n, i)->nseries;
+	return total;
+}
+
+size_t cobs_state_series_key(const cobs_node *n, const cobs_state_family *f,
+                             const cobs_state_series *se, char *buf, size_t cap)
+{
+	const char *kv[2 * COBS_WIRE_MAX_LABELS + 1];
+	size_t nl = se->labels->n < COBS_WIRE_MAX_LABELS ? se->labels->n : COBS_WIRE_MAX_LABELS;
+	for (size_t i = 0; i < nl; i++) {
+		kv[2 * i] = se->labels->labels[i].name;
+		kv[2 * i + 1] = se->labels->labels[i].value;
+	}
+	kv[2 * nl] = NULL;
+	return cobs_hist_key(buf, cap, n->name, f->name, kv);
+}
+
+int64_t cobs_state_history(cobs_state *s, const char *key, size_t keylen, int64_t from, int64_t to,
+                           cobs_hist_point *out, size_t cap)
+{
+	cobs_hist_id id;
+	if (cobs_hist_store_find(s->hist, key, keylen, &id) != COBS_HIST_OK)
+		return COBS_HIST_ENOENT;
+	return cobs_hist_store_query(s->hist, id, from, to, out, cap);
+}
+
+int64_t cobs_state_history_each(cobs_state *s, const char *key, size_t keylen, int64_t from,
+                                int64_t to, cobs_hist_visit fn, void *ctx)
+{
+	cobs_hist_id id;
+	if (cobs_hist_store_find(s->hist, key, keylen, &id) != COBS_HIST_OK)
+		return COBS_HIST_ENOENT;
+	return cobs_hist_store_each(s->hist, id, from, to, fn, ctx);
+}
+
+void cobs_state_history_stats(const cobs_state *s, cobs_hist_store_stats *st)
+{
+	cobs_hist_store_stats_get(s->hist, st);
+}
