@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run once test test-asan bench format format-check clean
+.PHONY: all deps build run agent once test test-asan bench format format-check clean
 
 all: build
 
@@ -20,7 +20,12 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The server and an agent for this machine (SIMULATE=N adds N simulated nodes).
 run: build
+	tools/run-local $(BUILD)
+
+# The agent alone, printing to stdout (CONFIG=file to use one).
+agent: build
 	$(BUILD)/bin/cobs-agent $(if $(CONFIG),-c $(CONFIG))
 
 once: build
