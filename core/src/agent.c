@@ -9,7 +9,7 @@
 
 #include "agent.h"
 
-static const char *const default_collectors[] = {"cpu", "mem", "net", "disk"};
+static const char *const default_collectors[] = {"cpu", "mem", "net", "disk", "procpid"};
 
 cobs_config *cobs_default_config(cobs_error *err)
 {
