@@ -228,14 +228,23 @@ void emitter_init(emitter *e, cobs_batch *b)
 	e->b = b;
 }
 
+static cobs_family *family(emitter *e, fam_id id)
+{
+	if (!e->f[id]) {
+		const fam_spec *s = &specs[id];
+		e->f[id] = cobs_batch_family(e->b, s->name, s->help, s->unit, s->type);
+	}
+	return e->f[id];
+}
+
 int emit(emitter *e, fam_id id, double v, const cobs_label *labels, size_t n)
 {
-	cobs_family *f = e->f[id];
-	if (!f) {
-		const fam_spec *s = &specs[id];
-		f = e->f[id] = cobs_batch_family(e->b, s->name, s->help, s->unit, s->type);
-		if (!f)
-			return -1;
-	}
-	return cobs_family_add(e->b, f, v, labels, n);
+	cobs_family *f = family(e, id);
+	return f ? cobs_family_add(e->b, f, v, labels, n) : -1;
+}
+
+int emit_shared(emitter *e, fam_id id, double v, const cobs_label *labels, size_t n)
+{
+	cobs_family *f = family(e, id);
+	return f ? cobs_family_add_shared(e->b, f, v, labels, n) : -1;
 }

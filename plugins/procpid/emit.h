@@ -112,6 +112,8 @@ typedef struct emitter {
 void emitter_init(emitter *e, cobs_batch *b);
 /* Adds one sample to family id. 0, or -1 when out of memory. */
 int emit(emitter *e, fam_id id, double v, const cobs_label *labels, size_t n);
+/* The same for labels from cobs_batch_labels on e's batch: shared, not copied again. */
+int emit_shared(emitter *e, fam_id id, double v, const cobs_label *labels, size_t n);
 
 /* A label list built up per series; absent values are left out. */
 #define LABELS_MAX 24
