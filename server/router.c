@@ -31,6 +31,12 @@ static const route routes[] = {
         {"GET", "/api/v1/commands/*", COBS_ROUTE_AUTH, cobs_route_command_get},
         {"POST", "/api/v1/commands/*/result", COBS_ROUTE_AGENT | COBS_ROUTE_AUTH,
          cobs_route_command_result},
+        {"GET", "/api/v1/nodes", 0, cobs_route_api_nodes},
+        {"GET", "/api/v1/nodes/*", 0, cobs_route_api_node},
+        {"GET", "/api/v1/nodes/*/pods", 0, cobs_route_api_pods},
+        {"GET", "/api/v1/nodes/*/pods/*/*", 0, cobs_route_api_pod},
+        {"GET", "/api/v1/nodes/*/processes/*", 0, cobs_route_api_process},
+        {"GET", "/api/v1/series", 0, cobs_route_api_series},
 };
 
 typedef struct router_handler {

@@ -15,6 +15,7 @@ typedef struct node_values {
 	size_t n, cap;
 	cobs_hmap by_name;
 	cobs_labelsets sets;
+	cobs_summary *summary; /* kept current after every change (summary.h) */
 } node_values;
 
 struct cobs_state {
@@ -65,6 +66,7 @@ static void values_free(void *p)
 	free(nv->families);
 	cobs_hmap_free(&nv->by_name);
 	cobs_labelsets_free(&nv->sets);
+	cobs_summary_free(nv->summary);
 	free(nv);
 }
 
@@ -295,13 +297,26 @@ int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch
 		apply_past(s, n, b, res);
 		return 0;
 	}
-	if (!n->values && !(n->values = calloc(1, sizeof(node_values))))
-		return cobs_error_set(err, "out of memory for node %s", n->name);
-	for (size_t i = 0; i < b->nfamilies; i++)
-		if (apply_family(s, n, n->values, b, b->families[i], now_ms, res) < 0)
-			return cobs_error_set(err, "out of memory applying family %s of node %s",
-			                      b->families[i]->name, n->name);
-	return 0;
+	if (!n->values) {
+		node_values *nv = calloc(1, sizeof(node_values));
+		if (!nv || !(nv->summary = cobs_summary_new())) {
+			free(nv);
+			return cobs_error_set(err, "out of memory for node %s", n->name);
+		}
+		n->values = nv;
+	}
+	node_values *nv = n->values;
+	int rc = 0, tables = 0;
+	for (size_t i = 0; i < b->nfamilies && rc == 0; i++) {
+		tables |= cobs_summary_table_family(b->families[i]->name);
+		if (apply_family(s, n, nv, b, b->families[i], now_ms, res) < 0)
+			rc = cobs_error_set(err, "out of memory applying family %s of node %s",
+			                    b->families[i]->name, n->name);
+	}
+	/* also after a failure: the tables point into label sets the batch may have
+	 * released, so they are rebuilt whatever happened (or emptied) */
+	cobs_summary_update(nv->summary, n, tables);
+	return rc;
 }
 
 size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms)
@@ -314,7 +329,7 @@ size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms)
 		if (!nv)
 			continue;
 		uint64_t limit = s->reg.down_after * cobs_registry_interval(&s->reg, n);
-		size_t keep = 0;
+		size_t keep = 0, before = dropped;
 		for (size_t j = 0; j < nv->n; j++) {
 			cobs_state_family *f = nv->families[j];
 			/* the node kept sending, this family did not */
@@ -328,6 +343,8 @@ size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms)
 			}
 		}
 		nv->n = keep;
+		if (dropped > before)
+			cobs_summary_update(nv->summary, n, 1);
 	}
 	(void)now_ms;
 	return dropped;
@@ -407,6 +424,12 @@ const cobs_state_family *cobs_state_family_find(const cobs_node *n, const char *
 {
 	const node_values *nv = n->values;
 	return nv ? family_find(nv, name) : NULL;
+}
+
+const cobs_summary *cobs_state_summary(const cobs_node *n)
+{
+	const node_values *nv = n->values;
+	return nv ? nv->summary : NULL;
 }
 
 size_t cobs_state_node_samples(const cobs_node *n)

@@ -41,6 +41,7 @@
 #include "labelset.h"
 #include "registry.h"
 #include "store.h"
+#include "summary.h"
 
 typedef struct cobs_state cobs_state;
 
@@ -116,6 +117,8 @@ cobs_liveness cobs_state_liveness(const cobs_state *s, const cobs_node *n, uint6
 size_t cobs_state_family_count(const cobs_node *n);
 const cobs_state_family *cobs_state_family_at(const cobs_node *n, size_t i);
 const cobs_state_family *cobs_state_family_find(const cobs_node *n, const char *name);
+/* The node's summary (summary.h), kept current by apply and sweep; NULL before its first batch. */
+const cobs_summary *cobs_state_summary(const cobs_node *n);
 /* Samples across a node's families. */
 size_t cobs_state_node_samples(const cobs_node *n);
 
