@@ -2,7 +2,7 @@
  * cobs-agent: loads agent.ini (or the built-in defaults), then either
  * collects once and prints (--once), or runs the loop until SIGTERM.
  * SIGHUP reloads the file; a bad new file is refused and the old runtime
- * keeps running.
+ * keeps running. --simulate N runs fake nodes instead (simulate.c).
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -18,6 +18,7 @@
 #include <cobs/format.h>
 
 #include "agent.h"
+#include "simulate.h"
 
 typedef struct cli {
 	const char *config_path;
@@ -25,12 +26,16 @@ typedef struct cli {
 	const char *server; /* --server URL */
 	bool once;
 	bool check;
+	unsigned long simulate;   /* --simulate N: fake nodes, 0 for a real agent */
+	const char *sim_sets[32]; /* --sim KEY=VALUE; [plugin.sim] has fewer keys */
+	size_t nsim_sets;
 } cli;
 
 typedef struct runner {
 	cli opts;
 	struct event_base *base;
 	cobs_agent *agent;
+	cobs_simulation *sim;
 } runner;
 
 static void usage(FILE *out)
@@ -46,18 +51,28 @@ static void usage(FILE *out)
 	        "      --once         collect once from every plugin, print to stdout, exit\n"
 	        "      --format F     output format of the stdout sink: text, json, prometheus\n"
 	        "      --check        check the configuration and plugins, then exit\n"
+	        "      --simulate N   act as N fake nodes (plugin sim) sending to --server URL;\n"
+	        "                     -c FILE may hold [agent], [plugin.sim] and sinks only\n"
+	        "      --sim K=V      a [plugin.sim] setting for --simulate: interval=5s, seed=1,\n"
+	        "                     pods=50, processes=300, connections=0, ... (see agent.ini)\n"
 	        "  -V, --version      print the version\n");
 }
 
 /* 0 to go on, 1 to exit successfully, -1 on a usage error. */
 static int parse_cli(int argc, char **argv, cli *c)
 {
-	static const struct option longopts[] = {
-	        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-	        {"format", required_argument, NULL, 'f'}, {"check", no_argument, NULL, 'k'},
-	        {"server", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-	        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+	                                         {"once", no_argument, NULL, 'o'},
+	                                         {"format", required_argument, NULL, 'f'},
+	                                         {"check", no_argument, NULL, 'k'},
+	                                         {"server", required_argument, NULL, 's'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {"version", no_argument, NULL, 'V'},
+	                                         {"simulate", required_argument, NULL, 'S'},
+	                                         {"sim", required_argument, NULL, 'K'},
+	                                         {NULL, 0, NULL, 0}};
 	int ch;
+	char *end;
 	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -79,6 +94,20 @@ static int parse_cli(int argc, char **argv, cli *c)
 		case 's':
 			c->server = optarg;
 			break;
+		case 'S':
+			c->simulate = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || c->simulate < 1 || c->simulate > 100000) {
+				fprintf(stderr, "cobs-agent: --simulate wants 1 to 100000 nodes\n");
+				return -1;
+			}
+			break;
+		case 'K':
+			if (c->nsim_sets == sizeof(c->sim_sets) / sizeof(c->sim_sets[0])) {
+				fprintf(stderr, "cobs-agent: too many --sim settings\n");
+				return -1;
+			}
+			c->sim_sets[c->nsim_sets++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -92,6 +121,10 @@ static int parse_cli(int argc, char **argv, cli *c)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cobs-agent: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (c->nsim_sets && !c->simulate) {
+		fprintf(stderr, "cobs-agent: --sim goes with --simulate N\n");
 		return -1;
 	}
 	return 0;
@@ -117,13 +150,35 @@ static int add_server(cobs_config *cfg, const char *url, bool builtin, cobs_erro
 	return 0;
 }
 
+/* --simulate: the file's configuration, or an empty one (not the built-in collectors). */
+static cobs_config *simulate_config(const cli *c, cobs_error *err)
+{
+	cobs_config *cfg =
+	        c->config_path ? cobs_config_load(c->config_path, err) : cobs_config_new();
+	if (!cfg) {
+		if (!c->config_path)
+			cobs_error_set(err, "out of memory");
+		return NULL;
+	}
+	cobs_sim_options o = {.nodes = c->simulate,
+	                      .server = c->once ? NULL : c->server,
+	                      .sets = c->sim_sets,
+	                      .nsets = c->nsim_sets};
+	if (cobs_simulate_configure(cfg, &o, err) < 0) {
+		cobs_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 static cobs_agent *build(const runner *r, cobs_error *err)
 {
-	cobs_config *cfg = r->opts.config_path ? cobs_config_load(r->opts.config_path, err)
-	                                       : cobs_default_config(err);
+	cobs_config *cfg = r->opts.simulate      ? simulate_config(&r->opts, err)
+	                   : r->opts.config_path ? cobs_config_load(r->opts.config_path, err)
+	                                         : cobs_default_config(err);
 	if (!cfg)
 		return NULL;
-	if (r->opts.server && !r->opts.once &&
+	if (r->opts.server && !r->opts.once && !r->opts.simulate &&
 	    add_server(cfg, r->opts.server, !r->opts.config_path, err) < 0) {
 		cobs_config_free(cfg);
 		return NULL;
@@ -138,6 +193,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	runner *r = arg;
 	cobs_error err = {{0}};
+	if (r->sim) {
+		cobs_log(COBS_LOG_WARN, "agent", "SIGHUP: --simulate does not reload; ignored");
+		return;
+	}
 	cobs_log(COBS_LOG_INFO, "agent", "SIGHUP: reloading %s",
 	         r->opts.config_path ? r->opts.config_path : "built-in defaults");
 	cobs_log_level level = cobs_log_get_level();
@@ -199,14 +258,20 @@ static int run_loop(runner *r)
 	struct event *intr = evsignal_new(r->base, SIGINT, on_terminate, r);
 	int rc = 1;
 	if (!hup || !term || !intr || evsignal_add(hup, NULL) < 0 || evsignal_add(term, NULL) < 0 ||
-	    evsignal_add(intr, NULL) < 0 || cobs_agent_start(r->agent) < 0) {
+	    evsignal_add(intr, NULL) < 0 ||
+	    (r->opts.simulate ? !(r->sim = cobs_simulation_start(r->agent, r->opts.simulate))
+	                      : cobs_agent_start(r->agent) < 0)) {
 		cobs_log(COBS_LOG_ERROR, "agent", "cannot set up the event loop");
 		goto out;
 	}
-	cobs_log(COBS_LOG_INFO, "agent", "node %s: %zu collector(s), %zu sink(s), every %llu ms",
-	         r->agent->settings.node, r->agent->ncollectors, r->agent->nsinks,
-	         (unsigned long long)r->agent->settings.interval_ms);
+	if (!r->sim)
+		cobs_log(COBS_LOG_INFO, "agent",
+		         "node %s: %zu collector(s), %zu sink(s), every %llu ms",
+		         r->agent->settings.node, r->agent->ncollectors, r->agent->nsinks,
+		         (unsigned long long)r->agent->settings.interval_ms);
 	rc = event_base_dispatch(r->base) < 0;
+	cobs_simulation_stop(r->sim);
+	r->sim = NULL;
 	cobs_agent_flush(r->agent);
 out:
 	if (hup)

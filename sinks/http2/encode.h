@@ -3,6 +3,11 @@
  * this run's boot id, the sequence number, the interval, the drop count),
  * and splitting a batch whose body would exceed max_batch into several,
  * each with its own sequence number, so no body is ever too large to send.
+ *
+ * A batch naming another node than the agent's (batch->node: the fake nodes
+ * of --simulate) is sent under that node's own identity (peers.h): its own
+ * boot id, sequence and interval. Batches of the agent's own node, or with
+ * no node, are encoded exactly as before.
  */
 #ifndef COBS_HTTP2_ENCODE_H
 #define COBS_HTTP2_ENCODE_H
@@ -12,6 +17,8 @@
 #include <cobs/format.h>
 #include <cobs/metric.h>
 #include <cobs/wire.h>
+
+#include "peers.h"
 
 #define H2_MAX_SOURCES 64
 
@@ -26,6 +33,7 @@ typedef struct h2_encoder {
 		uint64_t last_ns;
 	} sources[H2_MAX_SOURCES]; /* for the interval: the time between a plugin's batches */
 	size_t nsources;
+	h2_peers peers; /* other nodes' identities, created on their first batch */
 
 	uint64_t splits;  /* batches sent as several bodies */
 	uint64_t too_big; /* batches (or parts) dropped: one sample over max_batch */
