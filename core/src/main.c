@@ -270,6 +270,13 @@ static int run_loop(runner *r)
 		         r->agent->settings.node, r->agent->ncollectors, r->agent->nsinks,
 		         (unsigned long long)r->agent->settings.interval_ms);
 	rc = event_base_dispatch(r->base) < 0;
+	/*
+	 * Stopping. A second SIGTERM (timeout(1) and some supervisors signal the
+	 * process and then its group) must not kill the flush below: once the
+	 * signal events are freed the default action would be back.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	cobs_simulation_stop(r->sim);
 	r->sim = NULL;
 	cobs_agent_flush(r->agent);
