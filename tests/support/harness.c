@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,6 +192,8 @@ pid_t spawn_command(char *const argv[], const char *out_path, const char *err_pa
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
+	/* A test's children never outlive it, even when an assertion ends it early. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
 	             0644);
 	int e = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND,
