@@ -185,8 +185,10 @@ static json_t *series_json(cobs_state *st, query *q, const cobs_node *n, const c
 	int64_t rc = cobs_state_history_each(st, q->key, len, q->from, q->to, collect, &q->pts);
 	if (q->pts.oom)
 		return NULL;
-	if (rc < 0)
+	if (rc < 0) {
 		q->pts.n = 0;
+		cobs_state_history_want(st, f, se); /* shown from the next batch on */
+	}
 	size_t m = q->pts.n, step = m > q->max_points ? (m + q->max_points - 1) / q->max_points : 1;
 	json_t *o = json_object(), *a = json_array();
 	if (!o || !a || cobs_api_set(o, "node", cobs_api_str(n->name)) < 0 ||

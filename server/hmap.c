@@ -4,62 +4,10 @@
  * shift (no tombstones, so a table that churns, like a family's series as
  * processes come and go, never degrades).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "hmap.h"
-
-static uint64_t seed;
-static pthread_once_t seed_once = PTHREAD_ONCE_INIT;
-
-static void seed_init(void)
-{
-	uint64_t s = 0;
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s)) {
-		/* no entropy yet (early boot): the clock still differs per process */
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec;
-	}
-	seed = s | 1;
-}
-
-/* murmur3's finalizer: spreads FNV's weak low bits over the whole word */
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
-uint64_t cobs_hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	pthread_once(&seed_once, seed_init);
-	const unsigned char *s = p;
-	h = (h ? h : 0xcbf29ce484222325ull) ^ seed;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return mix(h ^ n);
-}
-
-uint64_t cobs_hash_str(const char *s, uint64_t h)
-{
-	return cobs_hash_bytes(s ? s : "", s ? strlen(s) : 0, h);
-}
-
-uint64_t cobs_hash_u64(uint64_t v)
-{
-	pthread_once(&seed_once, seed_init);
-	return mix(v ^ seed);
-}
 
 uintptr_t cobs_hmap_get(const cobs_hmap *m, uint64_t hash, cobs_hmap_eq eq, const void *key,
                         const void *ctx)

@@ -5,16 +5,16 @@
  * 64-bit hash and one caller-defined nonzero value per slot (a pointer, or an
  * array index plus one); equality is the caller's, so one index serves every
  * key type without copying keys.
- *
- * Hashes are seeded with a per-process random value: label values come from
- * the network, and a fixed hash would let a client pile every key into one
- * probe chain. Not thread-safe: each table belongs to one thread.
+ * Keys are hashed with hash.h's seeded hashes. Not thread-safe: each table
+ * belongs to one thread.
  */
 #ifndef COBS_SERVER_HMAP_H
 #define COBS_SERVER_HMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hash.h"
 
 typedef struct cobs_hmap_slot {
 	uint64_t hash;
@@ -40,10 +40,5 @@ int cobs_hmap_del(cobs_hmap *m, uint64_t hash, uintptr_t val);
 /* Empties the index and keeps its memory. */
 void cobs_hmap_clear(cobs_hmap *m);
 void cobs_hmap_free(cobs_hmap *m);
-
-/* Seeded 64-bit hashes; chain them by passing the previous result as h (start with 0). */
-uint64_t cobs_hash_bytes(const void *p, size_t n, uint64_t h);
-uint64_t cobs_hash_str(const char *s, uint64_t h);
-uint64_t cobs_hash_u64(uint64_t v);
 
 #endif

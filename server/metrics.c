@@ -220,12 +220,13 @@ static int render_self(cobs_state *s, cobs_srv_stats *st, uint64_t now_ms, cobs_
 	return 0;
 }
 
-int cobs_metrics_render(cobs_state *s, cobs_srv_stats *st, uint64_t now_ms, cobs_buf *out)
+int cobs_metrics_render(cobs_state *s, cobs_srv_stats *st, uint64_t now_ms, int nodes,
+                        cobs_buf *out)
 {
 	size_t start = out->len;
 	cobs_batch *b = cobs_batch_new();
 	int rc = -1;
-	if (b && render_nodes(s, b, out) == 0) {
+	if (b && (!nodes || render_nodes(s, b, out) == 0)) {
 		/* a fresh batch: the nodes' families must not shadow the server's own */
 		cobs_batch_free(b);
 		b = cobs_batch_new();

@@ -25,7 +25,13 @@
 #include "state.h"
 #include "stats.h"
 
-/* Appends the exposition to out. 0, or -1 when out of memory. */
-int cobs_metrics_render(cobs_state *s, cobs_srv_stats *st, uint64_t now_ms, cobs_buf *out);
+/*
+ * Appends the exposition to out: the nodes' series (when nodes is nonzero)
+ * and the server's own. 0, or -1 when out of memory. GET /metrics/server
+ * serves the server's own alone: with a thousand nodes the whole exposition
+ * is ten million lines, more than a scrape of the server's health needs.
+ */
+int cobs_metrics_render(cobs_state *s, cobs_srv_stats *st, uint64_t now_ms, int nodes,
+                        cobs_buf *out);
 
 #endif

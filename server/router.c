@@ -24,6 +24,7 @@ static const route routes[] = {
         {"GET", "/healthz", COBS_ROUTE_AGENT, cobs_route_healthz},
         {"GET", "/readyz", COBS_ROUTE_AGENT, cobs_route_readyz},
         {"GET", "/metrics", 0, cobs_route_metrics},
+        {"GET", "/metrics/server", 0, cobs_route_metrics_server},
         {"POST", "/api/v1/ingest", COBS_ROUTE_AGENT, cobs_route_ingest},
         {"GET", "/api/v1/agents/*/commands", COBS_ROUTE_AGENT | COBS_ROUTE_AUTH,
          cobs_route_command_stream},

@@ -12,6 +12,7 @@ int cobs_route_healthz(cobs_server *srv, h2o_req_t *req, const cobs_route_args *
 int cobs_route_readyz(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
 /* metrics_http.c */
 int cobs_route_metrics(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
+int cobs_route_metrics_server(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
 /* ingest.c */
 int cobs_route_ingest(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
 /* api_commands.c */

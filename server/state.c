@@ -18,8 +18,19 @@ typedef struct node_values {
 	cobs_summary *summary; /* kept current after every change (summary.h) */
 } node_values;
 
+/* The batch being applied: its label arrays (shared per set by the decoder) -> interned sets. */
+typedef struct set_cache {
+	cobs_hmap map; /* val: index + 1 into pairs */
+	struct set_pair {
+		const cobs_label *labels;
+		cobs_labelset *ls; /* holds a reference until the batch is done */
+	} * pairs;
+	size_t n, cap;
+} set_cache;
+
 struct cobs_state {
 	cobs_registry reg;
+	set_cache cache;
 	cobs_hist_config hist_cfg;
 	cobs_hist_store *hist;
 	uint64_t gen; /* batch counter: series not touched by a family's batch have gone */
@@ -204,26 +215,106 @@ static size_t make_key(cobs_state *s, const char *node, const char *family,
 	return len;
 }
 
+/*
+ * A series' cached history id, besides a real one: 0 never opened, HIST_OFF
+ * its history was evicted (or never had room), HIST_WANTED a view asked for
+ * it since. An OFF series is opened again only when the store has room or a
+ * view wants it: reopening at once would evict another series, which would
+ * reopen in turn, every batch.
+ */
+#define HIST_OFF    UINT64_MAX
+#define HIST_WANTED (UINT64_MAX - 1)
+
+static int history_open(cobs_state *s, const cobs_node *n, const cobs_state_family *f,
+                        const cobs_label *labels, size_t nlabels, cobs_hist_id *id)
+{
+	int wanted = *id == HIST_WANTED;
+	if (!wanted && f->hist_class > 0 && !cobs_hist_store_has_room(s->hist)) {
+		*id = HIST_OFF;
+		return COBS_HIST_ENOMEM;
+	}
+	size_t len = make_key(s, n->name, f->name, labels, nlabels);
+	int rc = len ? cobs_hist_store_open(s->hist, s->key, len, f->hist_class, id)
+	             : COBS_HIST_ENOMEM;
+	if (rc < 0)
+		*id = wanted ? HIST_WANTED : 0;
+	else if (wanted)
+		cobs_hist_store_touch(s->hist, *id);
+	return rc;
+}
+
 /* Appends one point to the series of (node, family, labels); *id caches its id. */
 static void history_append(cobs_state *s, const cobs_node *n, const cobs_state_family *f,
                            const cobs_label *labels, size_t nlabels, cobs_hist_id *id, int64_t t,
                            double v, cobs_apply_result *res)
 {
 	int rc = COBS_HIST_ENOENT;
-	if (*id)
+	if (*id && *id < HIST_WANTED) {
 		rc = cobs_hist_store_append(s->hist, *id, t, v);
+		if (rc == COBS_HIST_ENOENT)
+			*id = HIST_OFF; /* evicted, or expired while the node was away */
+	}
 	if (rc == COBS_HIST_ENOENT) {
-		/* never opened, or evicted / expired since: open (again) by key */
-		size_t len = make_key(s, n->name, f->name, labels, nlabels);
-		rc = len ? cobs_hist_store_open(s->hist, s->key, len, f->hist_class, id)
-		         : COBS_HIST_ENOMEM;
+		rc = history_open(s, n, f, labels, nlabels, id);
 		if (rc >= 0)
 			rc = cobs_hist_store_append(s->hist, *id, t, v);
-		else
-			*id = 0;
 	}
 	if (rc < 0)
 		res->history_refused++;
+}
+
+/* ---- the batch's label sets ---- */
+
+static int cache_eq(uintptr_t val, const void *key, const void *ctx)
+{
+	const set_cache *c = ctx;
+	return c->pairs[val - 1].labels == key;
+}
+
+/*
+ * The interned set of a sample's labels. The decoder gives every sample of
+ * one label set the same array, so a set is hashed and looked up once per
+ * batch, not once per sample (a process's set serves ~30 families).
+ */
+static cobs_labelset *batch_set(set_cache *c, node_values *nv, const cobs_sample *smp)
+{
+	uint64_t ph = cobs_hash_u64((uintptr_t)smp->labels);
+	uintptr_t i = cobs_hmap_get(&c->map, ph, cache_eq, smp->labels, c);
+	if (i)
+		return c->pairs[i - 1].ls;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct set_pair *v = realloc(c->pairs, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		c->pairs = v;
+		c->cap = cap;
+	}
+	uint64_t h = cobs_labels_hash(smp->labels, smp->nlabels);
+	cobs_labelset *ls = cobs_labelsets_intern(&nv->sets, smp->labels, smp->nlabels, h);
+	if (!ls)
+		return NULL;
+	if (cobs_hmap_put(&c->map, ph, c->n + 1) < 0) {
+		cobs_labelsets_release(&nv->sets, ls);
+		return NULL;
+	}
+	c->pairs[c->n++] = (struct set_pair){smp->labels, ls};
+	return ls;
+}
+
+/* Drops the batch's references (sets no series took go now). */
+static void cache_reset(set_cache *c, node_values *nv)
+{
+	for (size_t i = 0; i < c->n; i++)
+		cobs_labelsets_release(&nv->sets, c->pairs[i].ls);
+	c->n = 0;
+	cobs_hmap_clear(&c->map);
+}
+
+static void cache_free(set_cache *c)
+{
+	free(c->pairs);
+	cobs_hmap_free(&c->map);
 }
 
 /* ---- applying a batch ---- */
@@ -237,21 +328,25 @@ static int apply_family(cobs_state *s, cobs_node *n, node_values *nv, const cobs
 	uint64_t gen = ++s->gen;
 	f->timestamp_ms = b->timestamp_ms;
 	f->updated_ms = now_ms;
+	size_t next = 0; /* where the next sample's series is, most likely */
 	for (size_t i = 0; i < bf->nsamples; i++) {
 		const cobs_sample *smp = &bf->samples[i];
-		uint64_t h = cobs_labels_hash(smp->labels, smp->nlabels);
-		cobs_labelset *ls = cobs_labelsets_find(&nv->sets, smp->labels, smp->nlabels, h);
-		cobs_state_series *se = ls ? series_find(f, ls) : NULL;
+		cobs_labelset *ls = batch_set(&s->cache, nv, smp);
+		if (!ls)
+			return -1;
+		/* agents send a family's series in the same order every time: after a
+		 * series comes the one after it, unless a process came or went */
+		cobs_state_series *se = next < f->nseries && f->series[next].labels == ls
+		                                ? &f->series[next]
+		                                : series_find(f, ls);
 		if (!se) {
-			if (!(ls = cobs_labelsets_intern(&nv->sets, smp->labels, smp->nlabels, h)))
+			if (!(se = series_add(f, ls)))
 				return -1;
-			if (!(se = series_add(f, ls))) {
-				cobs_labelsets_release(&nv->sets, ls);
-				return -1;
-			}
-		} else if (se->gen == gen) {
-			continue; /* the same labels twice in one family: the first wins */
+			ls->refs++; /* the series' own reference */
 		}
+		next = (size_t)(se - f->series) + 1;
+		if (se->gen == gen)
+			continue; /* the same labels twice in one family: the first wins */
 		se->value = smp->value;
 		se->gen = gen;
 		res->samples++;
@@ -313,6 +408,7 @@ int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch
 			rc = cobs_error_set(err, "out of memory applying family %s of node %s",
 			                    b->families[i]->name, n->name);
 	}
+	cache_reset(&s->cache, nv);
 	/* also after a failure: the tables point into label sets the batch may have
 	 * released, so they are rebuilt whatever happened (or emptied) */
 	cobs_summary_update(nv->summary, n, tables);
@@ -376,6 +472,7 @@ void cobs_state_free(cobs_state *s)
 		return;
 	cobs_registry_free(&s->reg, values_free);
 	cobs_hist_store_free(s->hist);
+	cache_free(&s->cache);
 	free(s->key);
 	free(s->kv);
 	free(s);
@@ -460,6 +557,14 @@ int64_t cobs_state_history(cobs_state *s, const char *key, size_t keylen, int64_
 	if (cobs_hist_store_find(s->hist, key, keylen, &id) != COBS_HIST_OK)
 		return COBS_HIST_ENOENT;
 	return cobs_hist_store_query(s->hist, id, from, to, out, cap);
+}
+
+void cobs_state_history_want(cobs_state *s, const cobs_state_family *f, const cobs_state_series *se)
+{
+	(void)s; /* the state's thread, which owns se: the cast below is this file's own memory */
+	cobs_state_series *w = (cobs_state_series *)se;
+	if (f->type != COBS_INFO && (w->hist == 0 || w->hist == HIST_OFF))
+		w->hist = HIST_WANTED;
 }
 
 int64_t cobs_state_history_each(cobs_state *s, const char *key, size_t keylen, int64_t from,

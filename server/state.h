@@ -18,6 +18,9 @@
  * cobs_hist_key(node, family, labels sorted by name). Eviction classes:
  * 0 node series (never evicted), 1 pod and container series (container_*,
  * kube_*), 2 process_* series (evicted first, least recently viewed first).
+ * Under a full budget a pod or process series that has no history (new, or
+ * evicted) gets none until the store has room again or a view asks for it
+ * (cobs_state_history_want); node series always do.
  * An agent restart (new boot id) keeps the node's history: the keys do not
  * contain the boot id.
  *
@@ -138,6 +141,13 @@ size_t cobs_state_series_key(const cobs_node *n, const cobs_state_family *f,
  */
 int64_t cobs_state_history(cobs_state *s, const char *key, size_t keylen, int64_t from, int64_t to,
                            cobs_hist_point *out, size_t cap);
+/*
+ * A view asked for the history of a live series that has none (never opened
+ * for want of room, or evicted): the next batch opens it, whatever the
+ * budget, as a viewed series. Info families have no history.
+ */
+void cobs_state_history_want(cobs_state *s, const cobs_state_family *f,
+                             const cobs_state_series *se);
 /* The same with a visitor (no copy). */
 int64_t cobs_state_history_each(cobs_state *s, const char *key, size_t keylen, int64_t from,
                                 int64_t to, cobs_hist_visit fn, void *ctx);

@@ -739,6 +739,7 @@ typedef struct dec {
 	uint32_t *set_parent;
 	uint8_t *set_own;
 	uint8_t *set_total;
+	const cobs_label **set_shared; /* the set's labels in the batch (shared_labels) */
 	size_t nsets;
 } dec;
 
@@ -754,6 +755,7 @@ static void dec_free(dec *d)
 	free(d->set_parent);
 	free(d->set_own);
 	free(d->set_total);
+	free(d->set_shared);
 }
 
 static bool is_name(dec *d, uint32_t i, bool metric)
@@ -917,7 +919,8 @@ static int dec_label_sets(dec *d, cobs_error *err)
 	d->set_parent = malloc((nsets ? nsets : 1) * sizeof(*d->set_parent));
 	d->set_own = malloc(nsets ? nsets : 1);
 	d->set_total = malloc(nsets ? nsets : 1);
-	if (!d->set_at || !d->set_parent || !d->set_own || !d->set_total)
+	d->set_shared = calloc(nsets ? nsets : 1, sizeof(*d->set_shared));
+	if (!d->set_at || !d->set_parent || !d->set_own || !d->set_total || !d->set_shared)
 		return cobs_error_set(err, "out of memory decoding %zu label sets", nsets);
 	size_t i = 0;
 	for (uint32_t set = 0; set < nsets; set++) {
@@ -959,6 +962,21 @@ static size_t set_labels(const dec *d, uint32_t set, cobs_label *out)
 			                        .value = d->str[p[2 * k + 1]]};
 	}
 	return n;
+}
+
+/*
+ * A set's labels copied into the batch once, for every sample of the set:
+ * the strings are copied once per set, not per sample, and a reader can
+ * tell samples of one set by their labels pointer (the server does).
+ */
+static const cobs_label *shared_labels(dec *d, cobs_batch *b, uint32_t set)
+{
+	if (!d->set_shared[set]) {
+		cobs_label l[COBS_WIRE_MAX_LABELS];
+		size_t nl = set_labels(d, set, l);
+		d->set_shared[set] = cobs_batch_labels(b, l, nl);
+	}
+	return d->set_shared[set];
 }
 
 static int dec_meta(const Cobs__V1__Batch *m, cobs_wire_meta *meta, cobs_error *err)
@@ -1073,9 +1091,7 @@ static int dec_family(dec *d, size_t fi, cobs_batch *b, cobs_error *err)
 	if (!f)
 		return cobs_error_set(err, "out of memory decoding family %s", name);
 	set = 0;
-	size_t ii = 0, fi2 = 0, nl = 0;
-	int64_t built = -1; /* the set whose labels are in l */
-	cobs_label l[COBS_WIRE_MAX_LABELS];
+	size_t ii = 0, fi2 = 0;
 	for (size_t i = 0; i < n; i++) {
 		set += m->label_set_deltas[i];
 		double v;
@@ -1083,11 +1099,9 @@ static int dec_family(dec *d, size_t fi, cobs_batch *b, cobs_error *err)
 			v = m->float_values[fi2++];
 		else
 			v = unscale(m->int_values[ii++], m->decimals);
-		if (set != built) {
-			nl = set_labels(d, (uint32_t)set, l);
-			built = set;
-		}
-		if (cobs_family_add(b, f, v, l, nl) < 0)
+		size_t nl = d->set_total[set];
+		const cobs_label *l = nl ? shared_labels(d, b, (uint32_t)set) : NULL;
+		if ((nl && !l) || cobs_family_add_shared(b, f, v, l, nl) < 0)
 			return cobs_error_set(err, "out of memory decoding family %s", name);
 	}
 	return 0;

@@ -11,13 +11,19 @@
  * another series (a generation count is part of it).
  *
  * Budget and eviction: after an append (or a new budget) that leaves the
- * store over its budget, whole series are evicted until it fits: first from the highest
- * class, and within a class the least recently viewed first (a query, or
- * cobs_hist_store_touch, is a view; series never viewed go before any viewed
- * one, oldest first). Class 0 is never evicted: with only class-0 series
- * left the store stays over budget and says so in its stats. Suggested
- * classes: 0 node series, 1 pods and containers, 2 processes. The series
- * just appended to can be the one evicted: the append still returns OK.
+ * store over its budget, whole series are evicted until it is 1/16 under
+ * it: first from the highest class, and within a class the least recently
+ * viewed first (a query, or cobs_hist_store_touch, is a view; series never
+ * viewed go before any viewed one, oldest first). Class 0 is never evicted:
+ * with only class-0 series left the store stays over budget and says so in
+ * its stats. Suggested classes: 0 node series, 1 pods and containers, 2
+ * processes. The series just appended to can be the one evicted: the append
+ * still returns OK.
+ *
+ * Evicting to below the budget, and cobs_hist_store_has_room saying yes only
+ * further below (1/8), is hysteresis: a caller that opens series only while
+ * there is room does not evict one series per append for another it opened
+ * a moment ago (at 1000 nodes that churn cost more than the ingest itself).
  *
  * Memory accounting counts what the store allocated, as requested from
  * malloc (the allocator's own per-chunk overhead is not included): every
@@ -59,6 +65,8 @@ cobs_hist_store *cobs_hist_store_new(const cobs_hist_config *cfg, size_t budget)
 void cobs_hist_store_free(cobs_hist_store *s);
 /* A new budget, enforced at once (e.g. on a configuration reload). */
 void cobs_hist_store_set_budget(cobs_hist_store *s, size_t budget);
+/* Whether the store has no budget, or is at least 1/8 under it (see above). */
+int cobs_hist_store_has_room(const cobs_hist_store *s);
 
 /*
  * The series of key (keylen bytes, any bytes): found (returns 0) or created

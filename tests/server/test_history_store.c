@@ -298,6 +298,44 @@ START_TEST(budget_holds_under_appends)
 }
 END_TEST
 
+START_TEST(eviction_leaves_headroom)
+{
+	/* An eviction goes 1/16 under the budget; "room" is only said 1/8 under it. */
+	const size_t budget = 64 * 1024;
+	cobs_hist_store *s = cobs_hist_store_new(NULL, budget);
+	ck_assert(cobs_hist_store_has_room(s));
+	char key[32];
+	cobs_hist_store_stats st;
+	int i = 0, lost_room_at = -1;
+	for (; i < 1000; i++) {
+		snprintf(key, sizeof(key), "proc-%d", i);
+		cobs_hist_id id = open_key(s, key, 2);
+		for (int k = 0; k < 50; k++)
+			ck_assert_int_eq(cobs_hist_store_append(s, id, T0 + k * 5000, k * 0.5), 0);
+		if (lost_room_at < 0 && !cobs_hist_store_has_room(s))
+			lost_room_at = i;
+		cobs_hist_store_stats_get(s, &st);
+		if (st.evicted)
+			break;
+	}
+	ck_assert_int_ge(lost_room_at, 0);
+	ck_assert_int_lt(lost_room_at, i);
+	ck_assert_uint_gt(st.evicted, 0);
+	ck_assert_uint_le(st.bytes, budget - budget / 16);
+	/* appends that stay under the budget evict nothing more */
+	uint64_t evicted = st.evicted;
+	cobs_hist_id keep = open_key(s, "node", 0);
+	for (int k = 0; k < 20; k++)
+		ck_assert_int_eq(cobs_hist_store_append(s, keep, T0 + k * 5000, k), 0);
+	cobs_hist_store_stats_get(s, &st);
+	ck_assert_uint_le(st.bytes, budget);
+	ck_assert_uint_eq(st.evicted, evicted);
+	cobs_hist_store_set_budget(s, 0);
+	ck_assert(cobs_hist_store_has_room(s));
+	cobs_hist_store_free(s);
+}
+END_TEST
+
 START_TEST(expire_removes_silent_series)
 {
 	cobs_hist_config c = {.retention_ms = 600000};
@@ -396,6 +434,7 @@ int main(void)
 	tcase_add_test(tc, many_series_index);
 	tcase_add_test(tc, canonical_keys);
 	tcase_add_test(tc, eviction_order);
+	tcase_add_test(tc, eviction_leaves_headroom);
 	tcase_add_test(tc, budget_holds_under_appends);
 	tcase_add_test(tc, expire_removes_silent_series);
 	tcase_add_test(tc, accounting_adds_up);

@@ -256,6 +256,71 @@ START_TEST(info_families_have_no_history_and_classes)
 }
 END_TEST
 
+/* node_load1 and process_resident_memory_bytes{pid} for nprocs processes. */
+static cobs_batch *procs_batch(int64_t ts, int nprocs)
+{
+	cobs_batch *b = cobs_batch_new();
+	b->timestamp_ms = ts;
+	cobs_family *load = cobs_batch_family(b, "node_load1", "Load.", "", COBS_GAUGE);
+	ck_assert_int_eq(cobs_family_add0(b, load, 1), 0);
+	cobs_family *rss =
+	        cobs_batch_family(b, "process_resident_memory_bytes", "RSS.", "bytes", COBS_GAUGE);
+	for (int i = 0; i < nprocs; i++) {
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", i + 1);
+		ck_assert_int_eq(cobs_family_add1(b, rss, (double)(ts % 100000) + i, "pid", pid),
+		                 0);
+	}
+	return b;
+}
+
+START_TEST(a_full_history_budget_does_not_churn)
+{
+	enum { PROCS = 300, BATCHES = 60 };
+	cobs_state_config c = {.stale_after = 2,
+	                       .down_after = 5,
+	                       .history = {.retention_ms = 3600000},
+	                       .history_budget = 48 * 1024};
+	cobs_state *s = cobs_state_new(&c);
+	ck_assert_ptr_nonnull(s);
+	for (int k = 0; k < BATCHES; k++)
+		apply(s, "n1", "A", (uint64_t)k + 1, procs_batch(T0 + k * 5000, PROCS),
+		      (uint64_t)k * 5000);
+	cobs_hist_store_stats st;
+	cobs_state_history_stats(s, &st);
+	ck_assert_uint_le(st.bytes, c.history_budget);
+	/* a series that lost its history stays without: each one was evicted at most once */
+	ck_assert_uint_gt(st.evicted, 0);
+	ck_assert_uint_le(st.evicted, PROCS);
+	/* node series always keep theirs */
+	ck_assert_int_eq(history_len(s, "n1", "node_load1", (const char *[]){NULL}), BATCHES);
+	/* the processes with history have every point since theirs was opened */
+	const cobs_node *n = cobs_state_node_find(s, "n1");
+	const cobs_state_family *f = cobs_state_family_find(n, "process_resident_memory_bytes");
+	ck_assert_uint_eq(f->nseries, PROCS);
+	int with = 0, without = -1;
+	for (int i = 0; i < PROCS; i++) {
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", i + 1);
+		int64_t len = history_len(s, "n1", f->name, (const char *[]){"pid", pid, NULL});
+		if (len > 0)
+			with++;
+		else if (without < 0)
+			without = i;
+	}
+	ck_assert_int_gt(with, 0);
+	ck_assert_int_ge(without, 0);
+	/* a view wants one without: it has history from the next batch on, budget or not */
+	cobs_state_history_want(s, f, &f->series[without]);
+	apply(s, "n1", "A", BATCHES + 1, procs_batch(T0 + BATCHES * 5000, PROCS),
+	      (uint64_t)BATCHES * 5000);
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", without + 1);
+	ck_assert_int_eq(history_len(s, "n1", f->name, (const char *[]){"pid", pid, NULL}), 1);
+	cobs_state_free(s);
+}
+END_TEST
+
 START_TEST(metrics_render_node_label_and_help_once)
 {
 	cobs_state *s = new_state();
@@ -277,7 +342,7 @@ START_TEST(metrics_render_node_label_and_help_once)
 	memset(&st, 0, sizeof(st));
 	cobs_stat_add(&st.ingest[COBS_INGEST_OK], 3);
 	cobs_buf out = {0};
-	ck_assert_int_eq(cobs_metrics_render(s, &st, 1500, &out), 0);
+	ck_assert_int_eq(cobs_metrics_render(s, &st, 1500, 1, &out), 0);
 	const char *t = out.data;
 	ck_assert_ptr_nonnull(strstr(t,
 	                             "# HELP node_load1 Load.\n# TYPE node_load1 gauge\n"
@@ -296,6 +361,13 @@ START_TEST(metrics_render_node_label_and_help_once)
 	ck_assert_ptr_nonnull(strstr(t, "cobs_server_nodes{state=\"up\"} 3\n"));
 	/* n1, n2: 3 each; n3: its shadowed cobs_server_nodes and its node_load1 (info: none) */
 	ck_assert_ptr_nonnull(strstr(t, "cobs_server_history_points 8\n"));
+	/* the server's own alone (GET /metrics/server) */
+	cobs_buf_clear(&out);
+	ck_assert_int_eq(cobs_metrics_render(s, &st, 1500, 0, &out), 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "cobs_server_nodes{state=\"up\"} 3\n"));
+	ck_assert_ptr_null(strstr(out.data, "node_load1"));
+	ck_assert_ptr_null(strstr(out.data, "node_cpu_seconds_total"));
+	ck_assert_ptr_nonnull(strstr(out.data, "cobs_server_node_last_seen_timestamp_seconds"));
 	cobs_buf_free(&out);
 	cobs_state_free(s);
 }
@@ -395,6 +467,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, liveness_follows_the_interval);
 	tcase_add_test(tc, sweep_drops_families_a_node_stopped_sending);
 	tcase_add_test(tc, info_families_have_no_history_and_classes);
+	tcase_add_test(tc, a_full_history_budget_does_not_churn);
 	tcase_add_test(tc, metrics_render_node_label_and_help_once);
 	tcase_add_test(tc, hmap_survives_churn);
 	tcase_add_test(tc, settings_name_file_line_and_key);
