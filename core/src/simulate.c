@@ -12,8 +12,10 @@
  *
  * Each batch goes to exactly one sink, chosen by its node's name: a node
  * always travels on the same HTTP/2 connection, so its batches stay in
- * order, and the --server sinks (one per 100 nodes) share the load, since
- * each connection has one POST in flight at a time. The http2 sink keeps a
+ * order, and the --server sinks (one per 25 nodes) share the load, since
+ * each connection has one POST in flight at a time (at 100 nodes per
+ * connection a busy server's queueing alone held 1000 nodes under 200
+ * batches/s). The http2 sink keeps a
  * boot id and a sequence per node it carries, so each fake node looks like
  * an agent of its own to the server.
  */
@@ -25,8 +27,8 @@
 
 #include "simulate.h"
 
-#define NODES_PER_CONNECTION 100u
-#define MAX_AUTO_CONNECTIONS 16u
+#define NODES_PER_CONNECTION 25u
+#define MAX_AUTO_CONNECTIONS 64u
 #define MAX_CONNECTIONS      64u
 #define MAX_PER_TURN         8
 #define REPORT_EVERY_NS      (60ull * 1000000000ull)
@@ -66,9 +68,15 @@ static int add_sinks(cobs_config *cfg, const char *url, uint64_t k, cobs_error *
 		cobs_section *s = cobs_config_add_section(cfg, name, "--server", 1);
 		if (!s)
 			return cobs_error_set(err, "out of memory");
-		/* The fake nodes have no command stream; this process's own name needs none. */
+		/*
+		 * The fake nodes have no command stream; this process's own name needs none.
+		 * A real agent's spool (8 MiB) is its own; here one sink carries 25 nodes,
+		 * so it gets 32 MiB, ~25 batches of each (two minutes at 5 s): a server
+		 * warming up to a thousand nodes must not cost the fakes data.
+		 */
 		if (cobs_section_set(s, "file", "http2", "--server", 1, err) < 0 ||
 		    cobs_section_set(s, "url", url, "--server", 1, err) < 0 ||
+		    cobs_section_set(s, "spool_memory", "32MiB", "--server", 1, err) < 0 ||
 		    cobs_section_set(s, "commands", "false", "--server", 1, err) < 0)
 			return -1;
 	}
