@@ -72,6 +72,11 @@ START_TEST(http1_and_h2c_both_ways)
 	char *m = http_get(tsrv_at(&srv, "metrics"));
 	ck_assert_ptr_nonnull(strstr(m, "node_load1{node=\"n1\"} 0.5\n"));
 	free(m);
+	/* the server's own alone */
+	m = http_get(tsrv_at(&srv, "metrics/server"));
+	ck_assert_ptr_nonnull(strstr(m, "cobs_server_ingest_batches_total{result=\"ok\"} 1\n"));
+	ck_assert_ptr_null(strstr(m, "node_load1"));
+	free(m);
 	ck_assert_int_eq(tsrv_stop(&srv), 0);
 }
 END_TEST
@@ -98,19 +103,9 @@ END_TEST
 
 START_TEST(tls_with_alpn_h2)
 {
-	char cert[128], key[128], cmd[700];
-	const char *dir = temp_dir();
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	snprintf(cmd, sizeof(cmd),
-	         "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
-	         "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost",
-	         key, cert);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	char *err = NULL;
-	ck_assert_msg(run_command(argv, NULL, &err) == 0, "openssl: %s", err ? err : "");
-	free(err);
-	char ini[512];
+	char cert[PATH_MAX], key[PATH_MAX];
+	ck_assert_int_eq(make_test_cert(temp_dir(), cert, key), 0);
+	char ini[3 * PATH_MAX];
 	snprintf(ini, sizeof(ini), "[server]\ntls_cert = %s\ntls_key = %s\n", cert, key);
 	start(ini);
 	ck_assert_ptr_nonnull(strstr(srv.url, "https://127.0.0.1:"));

@@ -31,6 +31,7 @@ static pid_t server = -1;
 static char url[128];    /* http://127.0.0.1:PORT, no trailing '/' */
 static char listen_[64]; /* 127.0.0.1:PORT once known */
 static char dir[256];
+static char server_ini[PATH_MAX]; /* -c for the server when set */
 
 typedef struct sink {
 	cobs_config *cfg;
@@ -54,17 +55,24 @@ static void server_start(void)
 	snprintf(out, sizeof(out), "%s/server.out", dir);
 	snprintf(err, sizeof(err), "%s/server.err", dir);
 	snprintf(bin, sizeof(bin), "%s/bin/cobs-server", COBS_BUILD_DIR);
-	char *argv[] = {bin, "--listen", listen_[0] ? listen_ : "127.0.0.1:0", NULL};
+	char *argv[] = {bin, "--listen", listen_[0] ? listen_ : "127.0.0.1:0", NULL, NULL, NULL};
+	if (server_ini[0]) {
+		argv[3] = "-c";
+		argv[4] = server_ini;
+	}
 	unlink(out);
 	server = spawn_command(argv, out, err);
 	ck_assert_int_gt(server, 0);
 	for (int i = 0; i < 1000; i++) {
 		char *text = read_file(out);
-		const char *at = text ? strstr(text, "listening on http://") : NULL;
+		const char *at = text ? strstr(text, "listening on http") : NULL;
 		if (at && strchr(at, '\n')) {
 			int port = 0;
-			ck_assert_int_eq(sscanf(at, "listening on http://127.0.0.1:%d", &port), 1);
-			snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+			char scheme[8];
+			ck_assert_int_eq(
+			        sscanf(at, "listening on %5[a-z]://127.0.0.1:%d", scheme, &port),
+			        2);
+			snprintf(url, sizeof(url), "%s://127.0.0.1:%d", scheme, port);
 			snprintf(listen_, sizeof(listen_), "127.0.0.1:%d", port);
 			free(text);
 			return;
@@ -88,6 +96,7 @@ static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "%s", temp_dir());
 	listen_[0] = '\0';
+	server_ini[0] = '\0';
 	base = event_base_new();
 	tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
 	struct timeval tv = {0, 2000};
@@ -104,14 +113,23 @@ static void teardown(void)
 	curl_global_cleanup();
 }
 
-static void sink_ok(sink *s, bool commands)
+/* A sink sending to url; ca_file: the CA to trust for https (NULL: the system's). */
+static void sink_open(sink *s, bool commands, const char *ca_file)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cobs_config_new();
 	cobs_section *sec = cobs_config_add_section(s->cfg, "sink.http2", "test.ini", 1);
 	ck_assert_ptr_nonnull(sec);
-	const char *kv[] = {"url",         url,     "backoff_min", "10ms",
-	                    "backoff_max", "100ms", "commands",    commands ? "true" : "false",
+	const char *kv[] = {"url",
+	                    url,
+	                    "backoff_min",
+	                    "10ms",
+	                    "backoff_max",
+	                    "100ms",
+	                    "commands",
+	                    commands ? "true" : "false",
+	                    ca_file ? "ca_file" : NULL,
+	                    ca_file,
 	                    NULL};
 	for (int i = 0; kv[i]; i += 2)
 		ck_assert_int_eq(
@@ -123,6 +141,11 @@ static void sink_ok(sink *s, bool commands)
 	ck_assert_msg(cobs_plugin_init(&s->p, &s->env, &s->err) == 0, "%s", s->err.msg);
 	s->stats = (cobs_http2_stats_fn)dlsym(s->p.handle, COBS_HTTP2_STATS_SYMBOL);
 	ck_assert_ptr_nonnull(s->stats);
+}
+
+static void sink_ok(sink *s, bool commands)
+{
+	sink_open(s, commands, NULL);
 }
 
 static void sink_close(sink *s)
@@ -238,6 +261,50 @@ START_TEST(batches_reach_the_server)
 }
 END_TEST
 
+static bool retried(void *arg)
+{
+	return stats(arg).retries >= 2;
+}
+
+START_TEST(tls_with_a_ca_file_on_one_connection)
+{
+	/* the server again, now with a certificate */
+	server_kill();
+	char cert[PATH_MAX], key[PATH_MAX], ini[3 * PATH_MAX];
+	ck_assert_int_eq(make_test_cert(dir, cert, key), 0);
+	snprintf(ini, sizeof(ini), "[server]\ntls_cert = %s\ntls_key = %s\n", cert, key);
+	snprintf(server_ini, sizeof(server_ini), "%s/server.ini", dir);
+	ck_assert_int_eq(write_file(server_ini, ini), 0);
+	server_start();
+	ck_assert_ptr_nonnull(strstr(url, "https://127.0.0.1:"));
+
+	sink s;
+	sink_open(&s, true, cert);
+	for (int i = 0; i < 5; i++)
+		write_batch(&s, i);
+	want = 5;
+	ck_assert(run_until(sent, &s));
+	ck_assert(run_until(stream_open, &s));
+	cobs_http2_stats st = stats(&s);
+	ck_assert_uint_eq(st.rejected, 0);
+	ck_assert_uint_eq(st.retries, 0);
+	/* batches and the command stream share one TLS connection */
+	ck_assert_uint_eq(st.connects, 1);
+	sink_close(&s);
+
+	/* without the CA the server is not trusted: nothing is sent, all is kept for later */
+	sink_open(&s, false, NULL);
+	write_batch(&s, 9);
+	ck_assert(run_until(retried, &s));
+	st = stats(&s);
+	ck_assert_uint_eq(st.sent, 0);
+	ck_assert_uint_eq(st.spool_dropped, 0);
+	ck_assert_uint_eq(st.rejected, 0);
+	ck_assert_uint_ge(st.spool_batches, 1);
+	sink_close(&s);
+}
+END_TEST
+
 START_TEST(a_server_killed_mid_run_loses_nothing)
 {
 	sink s;
@@ -306,6 +373,7 @@ int main(void)
 	TCase *tc = tcase_create("server");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, batches_reach_the_server);
+	tcase_add_test(tc, tls_with_a_ca_file_on_one_connection);
 	tcase_add_test(tc, a_server_killed_mid_run_loses_nothing);
 	tcase_add_test(tc, commands_through_the_server);
 	suite_add_tcase(s, tc);

@@ -153,6 +153,24 @@ int make_dirs(const char *path)
 	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+int make_test_cert(const char *dir, char *cert, char *key)
+{
+	char cmd[3 * PATH_MAX];
+	snprintf(cert, PATH_MAX, "%s/cert.pem", dir);
+	snprintf(key, PATH_MAX, "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 2 "
+	         "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost",
+	         key, cert);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	char *err = NULL;
+	int rc = run_command(argv, NULL, &err);
+	if (rc != 0)
+		fprintf(stderr, "openssl: %s\n", err ? err : "(no output)");
+	free(err);
+	return rc == 0 ? 0 : -1;
+}
+
 char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");

@@ -6,6 +6,7 @@
 #ifndef COBS_TEST_HARNESS_H
 #define COBS_TEST_HARNESS_H
 
+#include <limits.h>
 #include <sys/types.h>
 
 #include <cobs/plugin.h>
@@ -63,6 +64,12 @@ int run_command(char *const argv[], char **out, char **err);
 pid_t spawn_command(char *const argv[], const char *out_path, const char *err_path);
 /* Waits up to timeout_ms for pid; returns the exit status, 128+signal, or -1 on timeout. */
 int wait_command(pid_t pid, int timeout_ms);
+/*
+ * A self-signed certificate and its key for 127.0.0.1 and localhost, made by
+ * the openssl command in dir (dir/cert.pem, dir/key.pem, paths copied into
+ * cert and key, each PATH_MAX long). 0, or -1 with openssl's stderr logged.
+ */
+int make_test_cert(const char *dir, char *cert, char *key);
 /* Reads a whole file (malloc'd, NUL-terminated), or NULL. */
 char *read_file(const char *path);
 /* Writes text to path (truncating). 0 or -1. */
