@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api_util.h"
+#include "pages.h"
 #include "respond.h"
 
 /* ---- query parameters ---- */
@@ -99,9 +100,10 @@ static void params_free(cobs_api_params *p)
 
 const char *cobs_api_param_get(const cobs_api_params *p, const char *name)
 {
+	/* an empty value is no value: a form's "any" option sends name= */
 	for (size_t i = p->n; i-- > 0;)
 		if (strcmp(p->v[i].name, name) == 0)
-			return p->v[i].value;
+			return p->v[i].value[0] ? p->v[i].value : NULL;
 	return NULL;
 }
 
@@ -131,12 +133,21 @@ static void run(cobs_job *job)
 		cobs_api_error(aj, 503, "out of memory");
 	else if (rc == -2)
 		cobs_api_error(aj, 400, "malformed query string (bad %%-escape or a NUL byte)");
-	else
+	else {
+		aj->params = &p;
 		aj->fn(aj, job->srv->state, &p);
+		aj->params = NULL;
+	}
 	params_free(&p);
 }
 
 int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn)
+{
+	return cobs_api_defer_page(srv, req, a, fn, NULL);
+}
+
+int cobs_api_defer_page(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn,
+                        const char *page)
 {
 	size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
 	if (qlen > COBS_API_MAX_QUERY) {
@@ -153,6 +164,7 @@ int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, c
 	aj->job.bytes = sizeof(*aj) + qlen;
 	aj->args = *a;
 	aj->fn = fn;
+	aj->page = page;
 	aj->qlen = qlen;
 	if (qlen)
 		memcpy(aj->query, req->path.base + req->query_at + 1, qlen);
@@ -170,6 +182,10 @@ int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, c
 void cobs_api_json(cobs_api_job *aj, int status, json_t *o)
 {
 	cobs_job *job = &aj->job;
+	if (aj->page) {
+		cobs_page_answer(aj, status, o);
+		return;
+	}
 	/* 15 significant digits: every double shows as the decimal it came from
 	 * (0.3, not 0.29999999999999999), at most an ulp away from it */
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;

@@ -42,6 +42,8 @@ struct cobs_api_job {
 	cobs_job job;
 	cobs_route_args args; /* the route's '*' segments, decoded */
 	cobs_api_fn fn;
+	const char *page;              /* a dashboard page's template (pages.h); NULL: JSON */
+	const cobs_api_params *params; /* while fn runs */
 	size_t qlen;
 	char query[]; /* the raw query string (after '?'), NUL-terminated */
 };
@@ -52,8 +54,11 @@ struct cobs_api_job {
  * is too long or the worker is saturated. Returns 0 (as routes do).
  */
 int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn);
+/* The same for a dashboard page: fn's document is rendered through template page (pages.h). */
+int cobs_api_defer_page(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn,
+                        const char *page);
 
-/* The last value of parameter name, or NULL. */
+/* The last value of parameter name, or NULL (also when that value is empty). */
 const char *cobs_api_param_get(const cobs_api_params *p, const char *name);
 
 /* A decimal integer in [min, max]. 0, or -1 when s is not one. */
@@ -61,7 +66,10 @@ int cobs_api_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* ---- answers (worker thread) ---- */
 
-/* Answers with o as compact JSON and a newline; takes o (500 when o is NULL: out of memory). */
+/*
+ * Answers with o as compact JSON and a newline, or for a page o through its
+ * template; takes o (500 when o is NULL: out of memory).
+ */
 void cobs_api_json(cobs_api_job *aj, int status, json_t *o);
 /* {"error": "<message>"}. */
 void cobs_api_error(cobs_api_job *aj, int status, const char *fmt, ...)

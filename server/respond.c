@@ -58,6 +58,26 @@ void cobs_respond_header(h2o_req_t *req, const char *name, const char *value)
 	h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
 }
 
+/*
+ * A page's protection: scripts and styles only from this server (no inline
+ * script: what an agent sends can never run), no framing, no sniffing, no
+ * referrer leaving the site.
+ */
+static void add_page_headers(h2o_req_t *req)
+{
+	static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; "
+	                          "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+	                          "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"),
+	                      0, NULL, csp, sizeof(csp) - 1);
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL,
+	                      H2O_STRLIT("DENY"));
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"),
+	                      0, NULL, H2O_STRLIT("nosniff"));
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
+	                      H2O_STRLIT("same-origin"));
+}
+
 static void send_body(h2o_req_t *req, int status, const char *content_type, const void *body,
                       size_t len)
 {
@@ -73,6 +93,8 @@ static void send_body(h2o_req_t *req, int status, const char *content_type, cons
 		               content_type, strlen(content_type));
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
 	               H2O_STRLIT("no-store"));
+	if (strncmp(content_type, "text/html", 9) == 0)
+		add_page_headers(req);
 	h2o_start_response(req, &oneshot);
 	h2o_iovec_t iov = h2o_iovec_init(body, len);
 	h2o_send(req, &iov, len ? 1 : 0, H2O_SEND_STATE_FINAL);

@@ -2,6 +2,7 @@
 /*
  * The route table and the one h2o handler that consults it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,11 @@ static const route routes[] = {
         {"GET", "/api/v1/nodes/*/pods/*/*", 0, cobs_route_api_pod},
         {"GET", "/api/v1/nodes/*/processes/*", 0, cobs_route_api_process},
         {"GET", "/api/v1/series", 0, cobs_route_api_series},
+        {"GET", "/", 0, cobs_route_page_nodes},
+        {"GET", "/nodes/*", 0, cobs_route_page_node},
+        {"GET", "/nodes/*/pods", 0, cobs_route_page_pods},
+        {"GET", "/nodes/*/pods/*/*", 0, cobs_route_page_pod},
+        {"GET", "/nodes/*/processes/*", 0, cobs_route_page_process},
 };
 
 typedef struct router_handler {
@@ -157,8 +163,42 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
+/*
+ * Static files (h2o's file handler: content types, ETag, ranges). Ours may
+ * change with an upgrade, so they are revalidated after 5 minutes; the
+ * front-end packages are pinned by the lock file, so a day is fine.
+ */
+static h2o_iovec_t nosniff_name = {H2O_STRLIT("x-content-type-options")};
+static h2o_headers_command_t short_lived[] = {
+        {H2O_HEADERS_CMD_SET, &H2O_TOKEN_CACHE_CONTROL->buf, {H2O_STRLIT("public, max-age=300")}},
+        {H2O_HEADERS_CMD_SET, &nosniff_name, {H2O_STRLIT("nosniff")}},
+        {H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}}};
+static h2o_headers_command_t long_lived[] = {
+        {H2O_HEADERS_CMD_SET, &H2O_TOKEN_CACHE_CONTROL->buf, {H2O_STRLIT("public, max-age=86400")}},
+        {H2O_HEADERS_CMD_SET, &nosniff_name, {H2O_STRLIT("nosniff")}},
+        {H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}}};
+
+static void register_static(h2o_hostconf_t *hostconf, const char *web_dir, const char *url,
+                            const char *sub, h2o_headers_command_t *headers)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/%s", web_dir, sub);
+	h2o_pathconf_t *pc = h2o_config_register_path(hostconf, url, 0);
+	h2o_file_register(pc, dir, NULL, NULL, 0);
+	h2o_headers_register(pc, headers);
+}
+
 void cobs_router_register(cobs_server *srv, h2o_hostconf_t *hostconf, int agent_only)
 {
+	if (!agent_only) {
+		/* before "/": h2o takes the first registered path that matches */
+		const char *web = srv->settings.web_dir;
+		register_static(hostconf, web, "/static", "static", short_lived);
+		register_static(hostconf, web, "/vendor/htmx", "node_modules/htmx.org/dist",
+		                long_lived);
+		register_static(hostconf, web, "/vendor/uplot", "node_modules/uplot/dist",
+		                long_lived);
+	}
 	h2o_pathconf_t *pc = h2o_config_register_path(hostconf, "/", 0);
 	router_handler *h = (router_handler *)h2o_create_handler(pc, sizeof(*h));
 	h->super.on_req = on_req;

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "handoff.h"
 #include "http.h"
+#include "pages.h"
 #include "server.h"
 #include "worker.h"
 
@@ -53,6 +54,8 @@ cobs_server *cobs_server_new(cobs_srv_settings *settings, cobs_error *err)
 		cobs_error_set(err, "out of memory creating the state");
 		goto fail;
 	}
+	if (!(srv->pages = cobs_pages_load(s->web_dir, err)))
+		goto fail;
 	if (!(srv->worker = cobs_worker_new(srv))) {
 		cobs_error_set(err, "cannot create the worker's event loop");
 		goto fail;
@@ -103,6 +106,7 @@ void cobs_server_free(cobs_server *srv)
 	teardown_h2o_side(srv, srv->ran ? srv->all_closed : 1);
 	cobs_worker_free(srv->worker);
 	cobs_state_free(srv->state);
+	cobs_tmpl_set_free(srv->pages);
 	cobs_srv_settings_free(&srv->settings);
 	free(srv);
 }

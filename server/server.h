@@ -33,11 +33,13 @@ typedef struct cobs_http cobs_http;
 typedef struct cobs_worker cobs_worker;
 typedef struct cobs_handoff cobs_handoff;
 typedef struct cobs_commands cobs_commands;
+typedef struct cobs_tmpl_set cobs_tmpl_set;
 
 struct cobs_server {
 	cobs_srv_settings settings; /* read-only once started */
 	cobs_srv_stats stats;       /* atomics: any thread */
 	cobs_state *state;          /* worker thread */
+	cobs_tmpl_set *pages;       /* the dashboard's templates: read-only once started */
 	cobs_worker *worker;        /* its queue: any thread */
 	cobs_http *http;            /* h2o thread */
 	cobs_handoff *handoff;      /* h2o thread */

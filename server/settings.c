@@ -4,6 +4,7 @@
  * conf/server.ini (which documents them for users).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <cobs/log.h>
 
 #include "config_internal.h"
+#include "loader.h"
 #include "settings.h"
 
 #define MIB (1024ull * 1024ull)
@@ -30,7 +32,8 @@ static int check_sections(const cobs_config *c, cobs_error *err)
 		const cobs_section *s = cobs_config_at(c, i);
 		const char *name = cobs_section_name(s);
 		char where[300];
-		if (strcmp(name, "server") == 0 || strcmp(name, "auth") == 0)
+		if (strcmp(name, "server") == 0 || strcmp(name, "auth") == 0 ||
+		    strcmp(name, "ui") == 0)
 			continue;
 		if (strcmp(name, "store") == 0 || strcmp(name, "alerts") == 0 ||
 		    strncmp(name, "notifier.", 9) == 0) {
@@ -40,7 +43,7 @@ static int check_sections(const cobs_config *c, cobs_error *err)
 			continue;
 		}
 		return cobs_error_set(err,
-		                      "%s: unknown section [%s] (expected [server], [auth], "
+		                      "%s: unknown section [%s] (expected [server], [ui], [auth], "
 		                      "[store], [alerts] or [notifier.<name>])",
 		                      cobs_section_where(s, where, sizeof(where)), name);
 	}
@@ -182,6 +185,26 @@ static int load_server(cobs_config *c, const char *listen_override, cobs_srv_set
 	return cobs_section_check_unused(s, err);
 }
 
+static int load_ui(cobs_config *c, cobs_srv_settings *o, cobs_error *err)
+{
+	cobs_section *u = section(c, "ui", err);
+	if (!u || get_str(u, "web_dir", NULL, &o->web_dir, err) < 0 ||
+	    cobs_cfg_duration_ms(u, "refresh", 2000, &o->refresh_ms, err) < 0)
+		return -1;
+	if (o->refresh_ms && (o->refresh_ms < 500 || o->refresh_ms > 3600000))
+		return cobs_cfg_error(
+		        u, "refresh", err,
+		        "invalid value (expected 0 for no live updates, or 500ms to 1h)");
+	if (!o->web_dir) {
+		char dir[PATH_MAX];
+		if (cobs_install_dir(COBS_DATA_SUBDIR "/web", dir, sizeof(dir)) < 0 ||
+		    !(o->web_dir = strdup(dir)))
+			return cobs_error_set(
+			        err, "cannot tell where the web files are: set [ui] web_dir");
+	}
+	return cobs_section_check_unused(u, err);
+}
+
 int cobs_srv_settings_load(const char *path, const char *listen_override, cobs_srv_settings *out,
                            cobs_error *err)
 {
@@ -195,7 +218,7 @@ int cobs_srv_settings_load(const char *path, const char *listen_override, cobs_s
 		goto done;
 	}
 	if (check_sections(c, err) < 0 || load_server(c, listen_override, out, err) < 0 ||
-	    load_auth(c, out, err) < 0)
+	    load_ui(c, out, err) < 0 || load_auth(c, out, err) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -212,6 +235,7 @@ void cobs_srv_settings_free(cobs_srv_settings *s)
 	free(s->tls_cert);
 	free(s->tls_key);
 	free(s->agent_token);
+	free(s->web_dir);
 	free(s->source);
 	*s = (cobs_srv_settings){0};
 }

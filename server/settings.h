@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cobs-server's configuration: server.ini ([server], [auth]) through the
+ * cobs-server's configuration: server.ini ([server], [ui], [auth]) through the
  * core's INI loader, so every error names file, line and key and every key
  * can be overridden from the environment as COBS_<SECTION>_<KEY>. Sections
  * [store], [alerts] and [notifier.*] belong to rooms not built yet: they
@@ -34,8 +34,10 @@ typedef struct cobs_srv_settings {
 	uint64_t command_timeout_ms;    /* default command deadline */
 	uint64_t drain_timeout_ms;      /* SIGTERM: longest wait for in-flight requests */
 	int log_level;
-	char *agent_token; /* NULL: no authentication */
-	char *source;      /* the file read, or NULL for the built-in defaults */
+	char *web_dir;       /* [ui]: templates, static files, front-end packages */
+	uint64_t refresh_ms; /* [ui]: live updates of pages; 0: none */
+	char *agent_token;   /* NULL: no authentication */
+	char *source;        /* the file read, or NULL for the built-in defaults */
 } cobs_srv_settings;
 
 /*

@@ -17,7 +17,18 @@
 
 typedef enum kind { TEXT, VAR, SECTION, INVERTED, PARTIAL } kind;
 
-typedef enum filter { F_NONE, F_BYTES, F_BPS, F_NUM, F_RATE, F_PCT, F_FIXED, F_DUR, F_AGO, F_URL } filter;
+typedef enum filter {
+	F_NONE,
+	F_BYTES,
+	F_BPS,
+	F_NUM,
+	F_RATE,
+	F_PCT,
+	F_FIXED,
+	F_DUR,
+	F_AGO,
+	F_URL
+} filter;
 
 static const char *const filter_names[] = {"",    "bytes", "bps", "num", "rate",
                                            "pct", "fixed", "dur", "ago", "url"};
@@ -25,9 +36,10 @@ static const char *const filter_names[] = {"",    "bytes", "bps", "num", "rate",
 typedef struct node {
 	kind kind;
 	filter filter;
-	const char *s; /* TEXT: the text; others: the name (NUL-terminated, in the template's copy) */
-	size_t len;    /* TEXT: its length */
-	size_t end;    /* SECTION, INVERTED: the index after the body's last node */
+	const char
+	        *s; /* TEXT: the text; others: the name (NUL-terminated, in the template's copy) */
+	size_t len; /* TEXT: its length */
+	size_t end; /* SECTION, INVERTED: the index after the body's last node */
 } node;
 
 typedef struct tmpl {
@@ -94,7 +106,15 @@ static int name_ok(const char *s)
 {
 	if (!*s)
 		return 0;
-	for (; *s; s++)
+	size_t n = strlen(s);
+	if (n > 2 && strcmp(s + n - 2, ".*") == 0)
+		n -= 2; /* {{#object.*}}: its members */
+	const char *eq = strchr(s, '=');
+	if (eq && (eq == s || !eq[1] || strchr(eq + 1, '=')))
+		return 0;
+	if (eq)
+		n = (size_t)(eq - s); /* {{#name=word}}: the word is any text but '=' */
+	for (const char *end = s + n; s < end; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
 			return 0;
@@ -123,7 +143,9 @@ static int parse_tag(parser *p, char *s, char *e, size_t *open, size_t *nopen)
 			if (strcmp(fname, filter_names[i]) == 0)
 				f = (filter)i;
 		if (f == F_NONE)
-			return fail(p, s, "unknown filter (bytes, bps, num, rate, pct, fixed, dur, ago, url)");
+			return fail(
+			        p, s,
+			        "unknown filter (bytes, bps, num, rate, pct, fixed, dur, ago, url)");
 		e = bar;
 	}
 	const char *name = trim(s, e);
@@ -199,8 +221,8 @@ static tmpl *find(const cobs_tmpl_set *s, const char *name)
 	return NULL;
 }
 
-int cobs_tmpl_add(cobs_tmpl_set *s, const char *name, const char *file, const char *src,
-                  size_t len, cobs_error *err)
+int cobs_tmpl_add(cobs_tmpl_set *s, const char *name, const char *file, const char *src, size_t len,
+                  cobs_error *err)
 {
 	tmpl t = {0};
 	if (memchr(src, '\0', len))
@@ -314,7 +336,11 @@ static json_t *lookup(const render *r, const char *name)
 	for (const char *p = name + first; v && *p == '.';) {
 		p++;
 		size_t len = strcspn(p, ".");
-		v = json_is_object(v) ? json_object_getn(v, p, len) : NULL;
+		if (json_is_array(v) && len && strspn(p, "0123456789") >= len)
+			v = json_array_get(
+			        v, strtoul(p, NULL, 10)); /* {{#rows.0}}: is there a first */
+		else
+			v = json_is_object(v) ? json_object_getn(v, p, len) : NULL;
 		p += len;
 	}
 	return v;
@@ -539,9 +565,50 @@ static int render_with(render *r, const tmpl *t, size_t from, size_t to, json_t 
 	return rc;
 }
 
+/* {{#name.*}}: once per member of the object, with {"key": k, "val": v} on the stack. */
+static int render_members(render *r, const tmpl *t, size_t i, json_t *obj)
+{
+	const node *nd = &t->nodes[i];
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		json_t *pair = json_pack("{s:s,s:O}", "key", k, "val", v);
+		if (!pair)
+			return cobs_error_set(r->err, "out of memory rendering");
+		int rc = render_with(r, t, i + 1, nd->end, pair);
+		json_decref(pair);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int render_section(render *r, const tmpl *t, size_t i)
 {
 	const node *nd = &t->nodes[i];
+	size_t n = strlen(nd->s);
+	if (n > 2 && strcmp(nd->s + n - 2, ".*") == 0) {
+		char base[256];
+		snprintf(base, sizeof(base), "%.*s", (int)(n - 2), nd->s);
+		json_t *obj = lookup(r, base);
+		int some = json_is_object(obj) && json_object_size(obj) > 0;
+		if (nd->kind == INVERTED)
+			return some ? 0 : render_nodes(r, t, i + 1, nd->end);
+		return some ? render_members(r, t, i, obj) : 0;
+	}
+	const char *eq = strchr(nd->s, '=');
+	if (eq) {
+		/* {{#name=word}}: whether the value's text is word */
+		char base[256], buf[64];
+		size_t len;
+		snprintf(base, sizeof(base), "%.*s", (int)(eq - nd->s), nd->s);
+		const char *text = plain(lookup(r, base), buf, sizeof(buf), &len);
+		int same = len == strlen(eq + 1) && memcmp(text, eq + 1, len) == 0;
+		if (same == (nd->kind == SECTION))
+			return render_nodes(r, t, i + 1, nd->end);
+		return 0;
+	}
 	json_t *v = lookup(r, nd->s);
 	if (nd->kind == INVERTED)
 		return truthy(v) ? 0 : render_nodes(r, t, i + 1, nd->end);

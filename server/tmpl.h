@@ -5,13 +5,18 @@
  * template (web/templates/NAME.html).
  *
  *   {{name}}            the value, HTML-escaped; names look up the context
- *                       stack innermost first; a.b.c descends objects; {{.}}
- *                       is the current item
+ *                       stack innermost first; a.b.c descends objects (a.0:
+ *                       an array's first item); {{.}} is the current item
  *   {{name|filter}}     the value through a filter (below), then escaped
  *   {{#name}}..{{/name}} an array: once per item, the item on the stack; an
  *                       object: once, on the stack; any other true value:
  *                       once; nothing for a missing name, null, false, 0,
  *                       "" or an empty array
+ *   {{#name.*}}..{{/name.*}} once per member of an object, in its order, with
+ *                       {"key": the member's name, "val": its value} on the stack
+ *                       ("val", not "value": samples have a value of their own)
+ *   {{#name=word}}..{{/name=word}} once when the value's text is word (a
+ *                       selected option, the current tab); {{^name=word}} when not
  *   {{^name}}..{{/name}} once exactly when {{#name}} would render nothing
  *   {{> partial}}        another template of the set, in the same context
  *   {{! comment }}
@@ -55,8 +60,8 @@ void cobs_tmpl_set_free(cobs_tmpl_set *s);
  * Parses src (len bytes) as template `name`, replacing one of that name.
  * file names it in errors ("file:line: ..."). 0, or -1 with err.
  */
-int cobs_tmpl_add(cobs_tmpl_set *s, const char *name, const char *file, const char *src,
-                  size_t len, cobs_error *err);
+int cobs_tmpl_add(cobs_tmpl_set *s, const char *name, const char *file, const char *src, size_t len,
+                  cobs_error *err);
 
 /* Every dir/NAME.html as template NAME. 0, or -1 with err (the first bad file). */
 int cobs_tmpl_load_dir(cobs_tmpl_set *s, const char *dir, cobs_error *err);

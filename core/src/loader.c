@@ -111,7 +111,7 @@ void cobs_plugin_close(cobs_loaded *p)
 	*p = (cobs_loaded){0};
 }
 
-int cobs_default_plugin_dir(char *buf, size_t len)
+int cobs_install_dir(const char *subdir, char *buf, size_t len)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -119,6 +119,11 @@ int cobs_default_plugin_dir(char *buf, size_t len)
 		return -1;
 	exe[n] = '\0';
 	char *dir = dirname(exe); /* <prefix>/bin */
-	int m = snprintf(buf, len, "%s/../%s", dir, COBS_PLUGIN_SUBDIR);
+	int m = snprintf(buf, len, "%s/../%s", dir, subdir);
 	return m < 0 || (size_t)m >= len ? -1 : 0;
+}
+
+int cobs_default_plugin_dir(char *buf, size_t len)
+{
+	return cobs_install_dir(COBS_PLUGIN_SUBDIR, buf, len);
 }

@@ -27,6 +27,8 @@ int cobs_plugin_init(cobs_loaded *p, cobs_plugin_env *env, cobs_error *err);
 /* Shuts down (if initialized) and unloads. Safe on a zeroed struct. */
 void cobs_plugin_close(cobs_loaded *p);
 
+/* <exe's directory>/../subdir: the install (or build) tree around the running binary. 0 or -1. */
+int cobs_install_dir(const char *subdir, char *buf, size_t len);
 /* The directory with the plugins next to the running binary: <exe>/../lib/cobs/plugins. */
 int cobs_default_plugin_dir(char *buf, size_t len);
 

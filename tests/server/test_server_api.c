@@ -943,6 +943,105 @@ START_TEST(rates_through_other_batches_resets_and_exits)
 }
 END_TEST
 
+/* GET path: the answer, asserting its status and that it is HTML. */
+static http_resp page(const char *path, long status)
+{
+	http_resp r;
+	ck_assert_int_eq(http_do(tsrv_at(&srv, path), NULL, &r), 0);
+	ck_assert_msg(r.status == status, "%s: %ld, not %ld", path, r.status, status);
+	ck_assert_msg(strncmp(r.ctype, "text/html", 9) == 0, "%s: %s", path, r.ctype);
+	return r;
+}
+
+START_TEST(pages_are_the_api_escaped)
+{
+	fleet();
+	http_resp r = page("", 200);
+	/* a CSP that forbids inline script, on every page */
+	ck_assert_ptr_nonnull(strstr(r.headers, "content-security-policy: default-src 'self'; "
+	                                        "script-src 'self'; style-src 'self';"));
+	ck_assert_ptr_nonnull(strstr(r.headers, "x-frame-options: DENY"));
+	ck_assert_ptr_nonnull(strstr(r.body, "<!doctype html>"));
+	ck_assert_ptr_nonnull(strstr(r.body, "href=\"/nodes/n1\""));
+	/* the hostile node: text in the page, percent-encoded in its link */
+	ck_assert_ptr_nonnull(strstr(r.body, ">h&quot;&lt;x&gt;&amp;\\%?#;&#39;</a>"));
+	ck_assert_ptr_nonnull(strstr(r.body, "href=\"/nodes/h%22%3Cx%3E%26%5C%25%3F%23%3B%27\""));
+	ck_assert_ptr_null(strstr(r.body, "<x>"));
+	/* live: the cards refresh from a fragment under the page's own URL */
+	ck_assert_ptr_nonnull(strstr(r.body, "hx-get=\"/?fragment=cards&amp;\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "hx-trigger=\"every 2s\""));
+	http_resp_free(&r);
+
+	r = page("?fragment=cards&sort=cpu&state=up,stale", 200);
+	ck_assert_ptr_null(strstr(r.body, "<html"));
+	ck_assert_ptr_nonnull(strstr(r.body, "class=\"card state-up\" data-node=\"n2\""));
+	/* sorted by CPU: n2 (80 %) before n1 (22 %) */
+	const char *at2 = strstr(r.body, "data-node=\"n2\""),
+	           *at1 = strstr(r.body, "data-node=\"n1\"");
+	ck_assert(at2 && at1 && at2 < at1);
+	ck_assert_ptr_nonnull(strstr(r.body, "22.0%"));
+	http_resp_free(&r);
+
+	r = page("nodes/n1", 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "<td>eth0</td>"));
+	ck_assert_ptr_nonnull(strstr(r.body, "href=\"/nodes/n1/pods/shop/web-1\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "data-name=\"node_cpu_seconds_total\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "title=\"8589934592\">8.00 GiB</span>"));
+	http_resp_free(&r);
+
+	r = page("nodes/n1/pods/shop/web-1", 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "<h2>app "));
+	ck_assert_ptr_nonnull(strstr(r.body, "href=\"/nodes/n1/processes/100\""));
+	http_resp_free(&r);
+	/* the hostile comm, in its pod's process table and on its own page */
+	r = page("nodes/n1/pods/_/uid-b", 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "href=\"/nodes/n1/processes/300\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "evil&lt;&quot;\n&gt;"));
+	ck_assert_ptr_null(strstr(r.body, "evil<"));
+	http_resp_free(&r);
+	r = page("nodes/n1/processes/300", 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "<h1 class=\"mono\">evil&lt;&quot;\n&gt; "));
+	ck_assert_ptr_null(strstr(r.body, "evil<"));
+	http_resp_free(&r);
+	r = page("nodes/n1/pods?fragment=table&sort=cpu", 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "web-1"));
+	http_resp_free(&r);
+
+	/* errors are pages too, and the message is escaped */
+	r = page("nodes/%3Cb%3E", 404);
+	ck_assert_ptr_nonnull(strstr(r.body, "no node &lt;b&gt;"));
+	http_resp_free(&r);
+	r = page("?fragment=nope", 404);
+	http_resp_free(&r);
+	r = page("?fragment=Cards", 404);
+	http_resp_free(&r);
+	r = page("?sort=bogus", 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "sort must be one of"));
+	http_resp_free(&r);
+
+	/* static files: content types and cache headers */
+	ck_assert_int_eq(http_do(tsrv_at(&srv, "static/cobs.css"), NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.ctype, "text/css");
+	ck_assert_ptr_nonnull(strstr(r.headers, "cache-control: public, max-age=300"));
+	ck_assert_ptr_nonnull(strstr(r.headers, "x-content-type-options: nosniff"));
+	http_resp_free(&r);
+	ck_assert_int_eq(http_do(tsrv_at(&srv, "vendor/htmx/htmx.min.js"), NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.ctype, "application/javascript");
+	ck_assert_ptr_nonnull(strstr(r.headers, "cache-control: public, max-age=86400"));
+	ck_assert_uint_gt(r.len, 10000);
+	http_resp_free(&r);
+	ck_assert_int_eq(http_do(tsrv_at(&srv, "vendor/uplot/uPlot.iife.min.js"), NULL, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	http_resp_free(&r);
+	ck_assert_int_eq(http_do(tsrv_at(&srv, "static/../templates/nodes.html"), NULL, &r), 0);
+	ck_assert_int_ne(r.status, 200);
+	http_resp_free(&r);
+	stop_ok();
+}
+END_TEST
+
 START_TEST(methods_and_unknown_paths)
 {
 	fleet();
@@ -970,6 +1069,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, process_page_has_every_field);
 	tcase_add_test(tc, series_history_in_range);
 	tcase_add_test(tc, rates_through_other_batches_resets_and_exits);
+	tcase_add_test(tc, pages_are_the_api_escaped);
 	tcase_add_test(tc, methods_and_unknown_paths);
 	suite_add_tcase(s, tc);
 	return s;

@@ -435,6 +435,21 @@ START_TEST(settings_name_file_line_and_key)
 	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:2"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "[oops]"));
+	/* [ui]: live updates within bounds, the web files next to the binary by default */
+	f = fopen(path, "w");
+	fputs("[ui]\n\nrefresh = 100ms\n", f);
+	fclose(f);
+	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:3"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "refresh"));
+	f = fopen(path, "w");
+	fputs("[ui]\nrefresh = 0\n", f);
+	fclose(f);
+	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), 0);
+	ck_assert_uint_eq(st.refresh_ms, 0);
+	size_t wl = strlen(st.web_dir);
+	ck_assert(wl > 15 && strcmp(st.web_dir + wl - 15, "/share/cobs/web") == 0);
+	cobs_srv_settings_free(&st);
 	/* the environment overrides, and names itself when wrong */
 	setenv("COBS_SERVER_MAX_BATCH_SIZE", "2MiB", 1);
 	setenv("COBS_AUTH_AGENT_TOKEN", "t0k", 1);

@@ -76,13 +76,18 @@ END_TEST
 
 START_TEST(plain_values)
 {
-	ck_assert_str_eq(render("{{s}}|{{i}}|{{r}}|{{t}}|{{f}}|{{z}}|{{missing}}|",
-	                        "{\"s\": \"x\", \"i\": -42, \"r\": 0.25, \"t\": true, \"f\": false, "
-	                        "\"z\": null}"),
-	                 "x|-42|0.25|true|false|||");
-	ck_assert_str_eq(render("{{big}} {{huge}}", "{\"big\": 9223372036854775807, \"huge\": 1e308}"),
-	                 "9223372036854775807 1e+308");
+	ck_assert_str_eq(
+	        render("{{s}}|{{i}}|{{r}}|{{t}}|{{f}}|{{z}}|{{missing}}|",
+	               "{\"s\": \"x\", \"i\": -42, \"r\": 0.25, \"t\": true, \"f\": false, "
+	               "\"z\": null}"),
+	        "x|-42|0.25|true|false|||");
+	ck_assert_str_eq(
+	        render("{{big}} {{huge}}", "{\"big\": 9223372036854775807, \"huge\": 1e308}"),
+	        "9223372036854775807 1e+308");
 	ck_assert_str_eq(render("{{a.b.c}}/{{a.x.c}}", "{\"a\": {\"b\": {\"c\": 7}}}"), "7/");
+	ck_assert_str_eq(render("{{xs.1}}{{#xs.0}}+{{/xs.0}}{{#e.0}}-{{/e.0}}{{xs.9}}",
+	                        "{\"xs\": [\"a\", \"b\"], \"e\": []}"),
+	                 "b+");
 	ck_assert_str_eq(render("", "{}"), "");
 	ck_assert_str_eq(render("no tags at all", "{}"), "no tags at all");
 }
@@ -94,13 +99,25 @@ START_TEST(sections_over_every_shape)
 	                   "\"e\": [], \"s\": \"\", \"t\": true, \"z\": null, \"name\": \"top\"}";
 	ck_assert_str_eq(render("{{#xs}}{{n}}{{name}};{{/xs}}", data), "1top;2top;");
 	ck_assert_str_eq(render("{{#o}}{{n}}{{/o}}", data), "9");
-	ck_assert_str_eq(render("{{#n}}A{{/n}}{{#e}}B{{/e}}{{#s}}C{{/s}}{{#z}}D{{/z}}{{#q}}E{{/q}}",
-	                        data),
-	                 "");
-	ck_assert_str_eq(render("{{^n}}A{{/n}}{{^e}}B{{/e}}{{^s}}C{{/s}}{{^z}}D{{/z}}{{^q}}E{{/q}}",
-	                        data),
-	                 "ABCDE");
+	ck_assert_str_eq(
+	        render("{{#n}}A{{/n}}{{#e}}B{{/e}}{{#s}}C{{/s}}{{#z}}D{{/z}}{{#q}}E{{/q}}", data),
+	        "");
+	ck_assert_str_eq(
+	        render("{{^n}}A{{/n}}{{^e}}B{{/e}}{{^s}}C{{/s}}{{^z}}D{{/z}}{{^q}}E{{/q}}", data),
+	        "ABCDE");
 	ck_assert_str_eq(render("{{#t}}yes{{/t}}{{^t}}no{{/t}}{{^xs}}none{{/xs}}", data), "yes");
+	/* equality tests */
+	ck_assert_str_eq(render("{{#s=up}}U{{/s=up}}{{^s=up}}-{{/s=up}}{{#n=0}}zero{{/n=0}}"
+	                        "{{#q=x}}Q{{/q=x}}{{^q=x}}noq{{/q=x}}",
+	                        "{\"s\": \"up\", \"n\": 0}"),
+	                 "Uzeronoq");
+	ck_assert_ptr_nonnull(strstr(parse_error("{{#=x}}{{/=x}}"), "needs a name"));
+	/* an object's members */
+	ck_assert_str_eq(render("{{#l.*}}{{key}}={{val}};{{/l.*}}{{^o.*}}none{{/o.*}}",
+	                        "{\"l\": {\"app\": \"web\", \"<k>\": 1}, \"o\": {}}"),
+	                 "app=web;&lt;k&gt;=1;none");
+	ck_assert_str_eq(
+	        render("{{#m.*}}{{key}}:{{val.x}}{{/m.*}}", "{\"m\": {\"a\": {\"x\": 2}}}"), "a:2");
 	/* nested arrays, {{.}} of scalars */
 	ck_assert_str_eq(render("{{#m}}({{#.}}{{.}}{{/.}}){{/m}}", "{\"m\": [[1, 2], [3]]}"),
 	                 "(12)(3)");

@@ -152,6 +152,9 @@ int http_do(const char *url, const http_opts *o, http_resp *r)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	cobs_buf heads = {0};
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &heads);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, o->version ? o->version : CURL_HTTP_VERSION_1_1);
 	if (o->cafile)
@@ -187,13 +190,16 @@ int http_do(const char *url, const http_opts *o, http_resp *r)
 		r->rc = CURLE_OUT_OF_MEMORY;
 	r->body = body.data ? body.data : strdup("");
 	r->len = body.len;
+	cobs_buf_append(&heads, "", 0);
+	r->headers = heads.data ? heads.data : strdup("");
 	return r->rc == CURLE_OK ? 0 : -1;
 }
 
 void http_resp_free(http_resp *r)
 {
 	free(r->body);
-	r->body = NULL;
+	free(r->headers);
+	r->body = r->headers = NULL;
 }
 
 char *http_get(const char *url)

@@ -43,6 +43,7 @@ typedef struct http_resp {
 	char *body;   /* NUL-terminated */
 	size_t len;
 	char ctype[128];
+	char *headers; /* the response's header lines, as received (NUL-terminated) */
 	CURLcode rc;
 } http_resp;
 

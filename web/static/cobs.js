@@ -1,0 +1,133 @@
+// cobservability's dashboard: charts from the history API (uPlot), and the small touches
+// HTMX does not do itself (a changed figure flashes; chart range buttons). Pages are
+// whole without this file: it only adds to them.
+'use strict';
+
+(function () {
+  const refreshMs = Number(document.body.dataset.refreshMs) || 0;
+  let rangeS = Number(localStorage.getItem('cobs.range')) || 900;
+  const charts = [];
+
+  // ---- numbers in human units (as the templates' filters print them) ----
+  function scaled(v, step, units, suffix) {
+    if (v === null || !isFinite(v)) return '-';
+    let u = 0, a = Math.abs(v);
+    while (a >= step && u + 1 < units.length) { a /= step; v /= step; u++; }
+    const d = u === 0 && Number.isInteger(v) ? 0 : a < 10 ? 2 : a < 100 ? 1 : 0;
+    return v.toFixed(d) + (units[u] ? ' ' + units[u] : '') + suffix;
+  }
+  const formats = {
+    bytes: v => scaled(v, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB'], ''),
+    bps: v => scaled(v, 1024, ['B', 'KiB', 'MiB', 'GiB', 'TiB'], '/s'),
+    pct: v => (v === null ? '-' : v.toFixed(1) + '%'),
+    cores: v => (v === null ? '-' : v.toFixed(2)),
+  };
+
+  // ---- charts ----
+  const palette = ['#58a6ff', '#3fb950', '#d29922', '#f85149', '#bc8cff', '#39c5cf', '#ff7b72', '#8b949e'];
+
+  function seriesUrl(el) {
+    const q = new URLSearchParams({ name: el.dataset.name, from: '-' + rangeS + 's', max_points: '600' });
+    if (el.dataset.node) q.set('node', el.dataset.node);
+    if (el.dataset.match) q.append('match[]', el.dataset.match);
+    return '/api/v1/series?' + q.toString();
+  }
+
+  // Counter points to per-second rates between neighbours.
+  function rates(points) {
+    const out = [];
+    for (let i = 1; i < points.length; i++) {
+      const dt = (points[i][0] - points[i - 1][0]) / 1000, dv = points[i][1] - points[i - 1][1];
+      out.push([points[i][0], dt > 0 && dv >= 0 ? dv / dt : null]);
+    }
+    return out;
+  }
+
+  // The API's series as uPlot's columns: one time axis (seconds), one column per series.
+  function columns(doc, el) {
+    const kind = el.dataset.kind || '', by = el.dataset.by;
+    let series = doc.series.map(s => ({
+      label: by ? (s.labels[by] || '?') : el.dataset.name,
+      points: kind.startsWith('rate') ? rates(s.points) : s.points,
+    }));
+    const times = [...new Set(series.flatMap(s => s.points.map(p => p[0])))].sort((a, b) => a - b);
+    const at = new Map(times.map((t, i) => [t, i]));
+    const cols = series.map(s => {
+      const c = new Array(times.length).fill(null);
+      s.points.forEach(p => { c[at.get(p[0])] = p[1]; });
+      return c;
+    });
+    if (kind === 'rate-stack') // each line is the sum of those before it: a stacked area
+      for (let i = 1; i < cols.length; i++)
+        cols[i] = cols[i].map((v, j) => (v === null ? null : v + (cols[i - 1][j] || 0)));
+    return { labels: series.map(s => s.label), data: [times.map(t => t / 1000), ...cols] };
+  }
+
+  function draw(el, doc) {
+    const { labels, data } = columns(doc, el);
+    const fmt = formats[el.dataset.unit] || (v => (v === null ? '-' : String(+v.toFixed(3))));
+    const stacked = el.dataset.kind === 'rate-stack';
+    const key = labels.join('\u0000');
+    let note = el.querySelector('.nodata');
+    if (data[0].length === 0) {
+      if (!note) { note = document.createElement('p'); note.className = 'nodata'; el.appendChild(note); }
+      note.textContent = 'no history yet';
+    } else if (note) {
+      note.remove();
+    }
+    if (el._plot && el._key === key) { el._plot.setData(data); return; }
+    if (el._plot) el._plot.destroy();
+    const width = Math.max(el.clientWidth - 16, 200);
+    el._key = key;
+    el._plot = new uPlot({
+      width, height: 180,
+      series: [{}, ...labels.map((l, i) => ({
+        label: l, stroke: palette[i % palette.length], width: 1.5,
+        fill: stacked ? palette[i % palette.length] + '33' : undefined,
+        value: (u, v) => fmt(v),
+      }))],
+      axes: [{ stroke: '#8b949e', grid: { stroke: '#30363d55' } },
+             { stroke: '#8b949e', grid: { stroke: '#30363d55' }, size: 70, values: (u, vs) => vs.map(fmt) }],
+      cursor: { drag: { x: false, y: false } },
+    }, data, el);
+  }
+
+  function load(el) {
+    return fetch(seriesUrl(el), { headers: { Accept: 'application/json' } })
+      .then(r => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
+      .then(doc => draw(el, doc))
+      .catch(() => {}); // the next refresh tries again; the page stays as it is
+  }
+
+  function loadAll() { charts.forEach(load); }
+
+  function markRange() {
+    document.querySelectorAll('.range-pick').forEach(b =>
+      b.classList.toggle('active', Number(b.dataset.range) === rangeS));
+  }
+
+  // ---- figures that changed flash once ----
+  let before = null;
+  function snapshot(root) { return [...root.querySelectorAll('dd, td')].map(e => e.textContent); }
+  document.addEventListener('htmx:beforeSwap', e => { before = snapshot(e.detail.target); });
+  document.addEventListener('htmx:afterSwap', e => {
+    if (!before) return;
+    const cells = e.detail.target.querySelectorAll('dd, td');
+    if (cells.length === before.length)
+      cells.forEach((c, i) => { if (c.textContent !== before[i]) c.classList.add('changed'); });
+    before = null;
+  });
+
+  document.addEventListener('DOMContentLoaded', () => {
+    document.querySelectorAll('figure.chart').forEach(el => charts.push(el));
+    document.querySelectorAll('.range-pick').forEach(b => b.addEventListener('click', () => {
+      rangeS = Number(b.dataset.range);
+      localStorage.setItem('cobs.range', String(rangeS));
+      markRange();
+      loadAll();
+    }));
+    markRange();
+    loadAll();
+    if (refreshMs && charts.length) setInterval(loadAll, Math.max(refreshMs, 5000));
+  });
+})();
