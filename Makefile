@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run agent once test test-asan fuzz bench format format-check clean
+.PHONY: all deps deps-test build run agent once test test-asan fuzz bench format format-check clean
 
 all: build
 
@@ -33,10 +33,14 @@ agent: build
 once: build
 	$(BUILD)/bin/cobs-agent --once
 
-test: build
+# The browser tests need Debian's chromium (installed here, not by `make run`).
+test: deps-test build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-asan: deps
+deps-test:
+	@tools/install-deps browser
+
+test-asan: deps deps-test
 	cmake -S . -B $(ASAN_BUILD) -DCOBS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -460,12 +460,15 @@ static json_t *services_json(const cobs_sum_tables *t)
 		if (t->cgroups[i].kind == COBS_CG_SERVICE)
 			v[k++] = (svc_item){t->cgroups[i].id ? t->cgroups[i].id : "", i};
 	qsort(v, k, sizeof(*v), svc_cmp);
-	for (size_t i = 0; i < k; i++)
-		if (cobs_api_push(out, cobs_api_cgroup(t, v[i].row)) < 0) {
+	for (size_t i = 0; i < k; i++) {
+		json_t *svc = cobs_api_cgroup(t, v[i].row);
+		if (cobs_api_push(out, svc) < 0 ||
+		    cobs_api_set(svc, "processes", cobs_api_procs(t, -1, (long)v[i].row)) < 0) {
 			json_decref(out);
 			out = NULL;
 			break;
 		}
+	}
 	free(v);
 	return out;
 }

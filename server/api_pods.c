@@ -318,8 +318,7 @@ static json_t *proc_json(const cobs_sum_proc *q)
 	return o;
 }
 
-/* The processes of the pod whose cgroup row is owner (-2: of no container of the pod). */
-static json_t *procs_json(const cobs_sum_tables *t, long pod, long owner)
+json_t *cobs_api_procs(const cobs_sum_tables *t, long pod, long owner)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < t->nprocs; i++) {
@@ -363,7 +362,7 @@ static json_t *containers_json(const cobs_sum_tables *t, long pod)
 	for (size_t i = 0; i < k; i++) {
 		json_t *c = cobs_api_cgroup(t, v[i].row);
 		if (cobs_api_push(a, c) < 0 ||
-		    cobs_api_set(c, "processes", procs_json(t, pod, (long)v[i].row)) < 0)
+		    cobs_api_set(c, "processes", cobs_api_procs(t, pod, (long)v[i].row)) < 0)
 			goto fail;
 	}
 	free(v);
@@ -402,7 +401,7 @@ static void pod_run(cobs_api_job *aj, cobs_state *st, const cobs_api_params *p)
 	                 pod->cgroup >= 0 ? cobs_api_cgroup(t, (size_t)pod->cgroup) : json_null()) <
 	            0 ||
 	    cobs_api_set(o, "containers", containers_json(t, i)) < 0 ||
-	    cobs_api_set(o, "processes", procs_json(t, i, -2)) < 0) {
+	    cobs_api_set(o, "processes", cobs_api_procs(t, i, -2)) < 0) {
 		json_decref(o);
 		o = NULL;
 	}

@@ -105,6 +105,11 @@ json_t *cobs_api_pod_summary(const cobs_sum_tables *t, size_t pod);
 /* A cgroup's object (docs/api.md, "Cgroup"). */
 json_t *cobs_api_cgroup(const cobs_sum_tables *t, size_t cg);
 /*
+ * Process rows (docs/api.md, "Process row") of pod row pod (-1: outside
+ * pods) whose cgroup row is owner (-2: every one not in a container).
+ */
+json_t *cobs_api_procs(const cobs_sum_tables *t, long pod, long owner);
+/*
  * The node's pods as summaries, sorted by sort ("name", "namespace", "cpu",
  * "memory", "network", "io", "restarts", "processes"; desc for descending),
  * those of namespace ns only when ns is not NULL, whose name contains

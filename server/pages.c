@@ -61,9 +61,15 @@ static json_t *ui_of(const cobs_api_job *aj, json_t *doc)
 	if (json_is_integer(total) && json_is_integer(offset) && json_is_integer(limit)) {
 		json_int_t t = json_integer_value(total), o = json_integer_value(offset);
 		json_int_t l = json_integer_value(limit);
+		json_int_t c = json_integer_value(json_object_get(doc, "count"));
+		if (cobs_api_set(ui, "shown",
+		                 json_pack("{s:I,s:I}", "first", (json_int_t)(c ? o + 1 : 0),
+		                           "last", (json_int_t)(o + c))) < 0)
+			goto fail;
 		/* objects, so that offset 0 is still a link ({{#ui.prev}}) */
-		if (o > 0 && cobs_api_set(ui, "prev", json_pack("{s:I}", "offset",
-		                                                (json_int_t)(o > l ? o - l : 0))) < 0)
+		if (o > 0 &&
+		    cobs_api_set(ui, "prev",
+		                 json_pack("{s:I}", "offset", (json_int_t)(o > l ? o - l : 0))) < 0)
 			goto fail;
 		if (l > 0 && o + l < t &&
 		    cobs_api_set(ui, "next", json_pack("{s:I}", "offset", (json_int_t)(o + l))) < 0)

@@ -9,8 +9,8 @@
  * A page's template receives the API document with one more key, `ui`:
  *   ui.refresh_ms, ui.refresh ("2s", for hx-trigger; absent when live
  *   updates are off), ui.query (the request's raw query string),
- *   ui.params (its parameters, decoded), ui.prev.offset / ui.next.offset
- *   (for documents with total, offset and limit), ui.node (the {node} of a
+ *   ui.params (its parameters, decoded), ui.prev.offset / ui.next.offset and
+ *   ui.shown.first / .last (for documents with total, offset and limit), ui.node (the {node} of a
  *   page under /nodes/{node}), ui.now_ms.
  *
  * `?fragment=NAME` renders the template PAGE-NAME instead: the part of the

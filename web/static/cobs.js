@@ -27,7 +27,8 @@
   const palette = ['#58a6ff', '#3fb950', '#d29922', '#f85149', '#bc8cff', '#39c5cf', '#ff7b72', '#8b949e'];
 
   function seriesUrl(el) {
-    const q = new URLSearchParams({ name: el.dataset.name, from: '-' + rangeS + 's', max_points: '600' });
+    const q = new URLSearchParams({ name: el.dataset.name, from: '-' + rangeS + 's', max_points: '600',
+                                    max_series: '1000' });
     if (el.dataset.node) q.set('node', el.dataset.node);
     if (el.dataset.match) q.append('match[]', el.dataset.match);
     return '/api/v1/series?' + q.toString();
@@ -43,24 +44,29 @@
     return out;
   }
 
-  // The API's series as uPlot's columns: one time axis (seconds), one column per series.
+  // The API's series as uPlot's columns: one time axis (seconds), one column per value of
+  // the data-by label (series sharing it are summed: CPU seconds of every CPU by mode).
   function columns(doc, el) {
     const kind = el.dataset.kind || '', by = el.dataset.by;
-    let series = doc.series.map(s => ({
+    const series = doc.series.map(s => ({
       label: by ? (s.labels[by] || '?') : el.dataset.name,
       points: kind.startsWith('rate') ? rates(s.points) : s.points,
     }));
+    const labels = [...new Set(series.map(s => s.label))];
     const times = [...new Set(series.flatMap(s => s.points.map(p => p[0])))].sort((a, b) => a - b);
     const at = new Map(times.map((t, i) => [t, i]));
-    const cols = series.map(s => {
-      const c = new Array(times.length).fill(null);
-      s.points.forEach(p => { c[at.get(p[0])] = p[1]; });
-      return c;
+    const cols = labels.map(() => new Array(times.length).fill(null));
+    series.forEach(s => {
+      const c = cols[labels.indexOf(s.label)];
+      s.points.forEach(p => {
+        const i = at.get(p[0]);
+        if (p[1] !== null) c[i] = (c[i] || 0) + p[1];
+      });
     });
     if (kind === 'rate-stack') // each line is the sum of those before it: a stacked area
       for (let i = 1; i < cols.length; i++)
         cols[i] = cols[i].map((v, j) => (v === null ? null : v + (cols[i - 1][j] || 0)));
-    return { labels: series.map(s => s.label), data: [times.map(t => t / 1000), ...cols] };
+    return { labels, data: [times.map(t => t / 1000), ...cols] };
   }
 
   function draw(el, doc) {
@@ -89,6 +95,8 @@
       axes: [{ stroke: '#8b949e', grid: { stroke: '#30363d55' } },
              { stroke: '#8b949e', grid: { stroke: '#30363d55' }, size: 70, values: (u, vs) => vs.map(fmt) }],
       cursor: { drag: { x: false, y: false } },
+      // the whole range asked for, not just what history there is yet
+      scales: { x: { time: true, range: () => { const now = Date.now() / 1000; return [now - rangeS, now]; } } },
     }, data, el);
   }
 
@@ -106,16 +114,23 @@
       b.classList.toggle('active', Number(b.dataset.range) === rangeS));
   }
 
-  // ---- figures that changed flash once ----
-  let before = null;
+  // ---- across a refresh: figures that changed flash once, open details stay open ----
+  let before = null, open = null;
+  function summaryKey(s) { const k = s.querySelector('.key'); return (k || s).textContent; }
   function snapshot(root) { return [...root.querySelectorAll('dd, td')].map(e => e.textContent); }
-  document.addEventListener('htmx:beforeSwap', e => { before = snapshot(e.detail.target); });
+  document.addEventListener('htmx:beforeSwap', e => {
+    before = snapshot(e.detail.target);
+    open = new Set([...e.detail.target.querySelectorAll('details[open] > summary')].map(summaryKey));
+  });
   document.addEventListener('htmx:afterSwap', e => {
-    if (!before) return;
-    const cells = e.detail.target.querySelectorAll('dd, td');
-    if (cells.length === before.length)
+    const root = e.detail.target;
+    if (open) root.querySelectorAll('details > summary').forEach(s => {
+      if (open.has(summaryKey(s))) s.parentElement.open = true;
+    });
+    const cells = root.querySelectorAll('dd, td');
+    if (before && cells.length === before.length)
       cells.forEach((c, i) => { if (c.textContent !== before[i]) c.classList.add('changed'); });
-    before = null;
+    before = open = null;
   });
 
   document.addEventListener('DOMContentLoaded', () => {
