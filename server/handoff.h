@@ -42,6 +42,7 @@ struct cobs_job {
 	/* set by the handler */
 	cobs_server *srv;
 	size_t bytes;                /* payload held, for the bound */
+	int bulk;                    /* ingest: runs after any waiting page or API read */
 	void (*run)(cobs_job *job);  /* worker thread */
 	void (*free)(cobs_job *job); /* h2o thread; NULL: free(job) */
 	/* the answer, filled by run */

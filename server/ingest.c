@@ -154,6 +154,7 @@ int cobs_route_ingest(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a
 	ij->job.srv = srv;
 	ij->job.run = run;
 	ij->job.bytes = len;
+	ij->job.bulk = 1;
 	ij->len = len;
 	if (len)
 		memcpy(ij->body, req->entity.base, len);

@@ -103,9 +103,9 @@ int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch
                      uint64_t now_ms, int64_t now_wall_ms, cobs_apply_result *res, cobs_error *err);
 
 /*
- * Housekeeping, every few seconds: history retention (series of exited
- * processes go) and families a node stopped sending. Returns the number of
- * families dropped.
+ * Housekeeping, every second: history retention over a fifth of the series
+ * (series of exited processes go), and families a node stopped sending.
+ * Returns the number of families dropped.
  */
 size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms);
 

@@ -13,18 +13,16 @@
 #include "handoff.h"
 #include "worker.h"
 
-#define SWEEP_EVERY_TICKS 5 /* housekeeping every 5 s: retention needs no finer grain */
-
 struct cobs_worker {
 	cobs_server *srv;
 	struct event_base *base;
 	struct event *wake; /* activated by cobs_worker_push */
 	struct event *tick;
 	pthread_mutex_t lock;
-	cobs_job *head, *tail; /* under lock */
+	/* under lock: [0] pages and API reads, [1] bulk work (ingest), served after [0] */
+	cobs_job *head[2], *tail[2];
 	pthread_t thread;
 	int running;
-	unsigned ticks;
 	unsigned char *logged; /* per node: the liveness last logged */
 	size_t nlogged;
 };
@@ -37,21 +35,33 @@ static void evthread_init(void)
 	evthread_rc = evthread_use_pthreads();
 }
 
-/* Runs every queued job and sends each back. */
+/* The next job to run: a waiting read before any bulk job. NULL when none waits. */
+static cobs_job *next_job(cobs_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int q = w->head[0] ? 0 : 1;
+	cobs_job *job = w->head[q];
+	if (job && !(w->head[q] = job->next))
+		w->tail[q] = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return job;
+}
+
+/*
+ * Runs every queued job and sends each back, one at a time: a page asked
+ * for while batches wait runs after the batch being applied, not after all
+ * of them (at 1000 nodes the queue holds a few 3 ms batches at any time).
+ */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	cobs_worker *w = arg;
-	pthread_mutex_lock(&w->lock);
-	cobs_job *job = w->head;
-	w->head = w->tail = NULL;
-	pthread_mutex_unlock(&w->lock);
-	while (job) {
-		cobs_job *next = job->next;
+	cobs_job *job;
+	while ((job = next_job(w))) {
+		job->next = NULL;
 		job->run(job);
 		cobs_handoff_return(w->srv->handoff, job);
-		job = next;
 	}
 }
 
@@ -90,8 +100,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = cobs_now_ms();
 	atomic_store_explicit(&w->srv->stats.worker_tick_ms, now, memory_order_relaxed);
 	log_liveness(w, now);
-	if (++w->ticks % SWEEP_EVERY_TICKS == 0)
-		cobs_state_sweep(w->srv->state, now, cobs_wall_ms());
+	cobs_state_sweep(w->srv->state, now, cobs_wall_ms());
 }
 
 cobs_worker *cobs_worker_new(cobs_server *srv)
@@ -136,12 +145,14 @@ int cobs_worker_start(cobs_worker *w)
 
 void cobs_worker_push(cobs_worker *w, cobs_job *job)
 {
+	int q = job->bulk ? 1 : 0;
+	job->next = NULL;
 	pthread_mutex_lock(&w->lock);
-	if (w->tail)
-		w->tail->next = job;
+	if (w->tail[q])
+		w->tail[q]->next = job;
 	else
-		w->head = job;
-	w->tail = job;
+		w->head[q] = job;
+	w->tail[q] = job;
 	pthread_mutex_unlock(&w->lock);
 	/* several pushes before the worker wakes make one activation: fine, it drains all */
 	event_active(w->wake, 0, 0);

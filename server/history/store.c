@@ -36,6 +36,7 @@ struct cobs_hist_store {
 	uint32_t *gen;
 	uint32_t *free_slots;
 	uint32_t nslots, slot_cap, nfree;
+	uint32_t cursor; /* cobs_hist_store_expire_some's next slot */
 	/* hash index: slot + 1 per entry (0: empty), linear probing */
 	uint32_t *index;
 	uint32_t index_size, nseries;
@@ -474,20 +475,37 @@ int cobs_hist_store_remove(cobs_hist_store *s, cobs_hist_id id)
 	return COBS_HIST_OK;
 }
 
+/* Retention for the series in slot i; whether it was removed. */
+static int expire_slot(cobs_hist_store *s, uint32_t i, int64_t now)
+{
+	series *se = s->slots[i];
+	if (!se)
+		return 0;
+	unaccount(s, se);
+	cobs_hist_ring_trim(&se->ring, now);
+	account(s, se);
+	if (se->ring.points)
+		return 0;
+	destroy(s, se);
+	return 1;
+}
+
 uint64_t cobs_hist_store_expire(cobs_hist_store *s, int64_t now)
 {
 	uint64_t removed = 0;
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		series *se = s->slots[i];
-		if (!se)
-			continue;
-		unaccount(s, se);
-		cobs_hist_ring_trim(&se->ring, now);
-		account(s, se);
-		if (!se->ring.points) {
-			destroy(s, se);
-			removed++;
-		}
+	for (uint32_t i = 0; i < s->nslots; i++)
+		removed += (uint64_t)expire_slot(s, i, now);
+	s->expired += removed;
+	return removed;
+}
+
+uint64_t cobs_hist_store_expire_some(cobs_hist_store *s, int64_t now, uint32_t slots)
+{
+	uint64_t removed = 0;
+	for (uint32_t k = 0; k < slots && s->nslots; k++) {
+		if (s->cursor >= s->nslots)
+			s->cursor = 0;
+		removed += (uint64_t)expire_slot(s, s->cursor++, now);
 	}
 	s->expired += removed;
 	return removed;

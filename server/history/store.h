@@ -103,6 +103,12 @@ int cobs_hist_store_remove(cobs_hist_store *s, cobs_hist_id id);
  * seconds, not per append. Returns the number of series removed.
  */
 uint64_t cobs_hist_store_expire(cobs_hist_store *s, int64_t now);
+/*
+ * The same for at most `slots` series slots, going on from where the last
+ * call stopped and wrapping around: a server with millions of series
+ * spreads the work over its ticks instead of stalling once for all of it.
+ */
+uint64_t cobs_hist_store_expire_some(cobs_hist_store *s, int64_t now, uint32_t slots);
 
 /* One series' figures; bytes include its share of the store (struct, key). */
 int cobs_hist_store_series_stats(const cobs_hist_store *s, cobs_hist_id id,

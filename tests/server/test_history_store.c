@@ -355,9 +355,19 @@ START_TEST(expire_removes_silent_series)
 	ck_assert_uint_eq(cobs_hist_store_expire(s, now + 300000), 1);
 	ck_assert(!alive(s, dead));
 	ck_assert(alive(s, live));
+	/* the same a few slots at a time: the cursor goes round */
+	cobs_hist_id gone = open_key(s, "gone", 2);
+	ck_assert_int_eq(cobs_hist_store_append(s, gone, T0, 1), COBS_HIST_OK);
+	uint64_t removed = 0;
+	for (int k = 0; k < 3; k++)
+		removed += cobs_hist_store_expire_some(s, now + 300000, 1);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert(!alive(s, gone));
+	ck_assert(alive(s, live));
+	ck_assert_uint_eq(cobs_hist_store_expire_some(s, now + 300000, 100), 0);
 	cobs_hist_store_stats st;
 	cobs_hist_store_stats_get(s, &st);
-	ck_assert_uint_eq(st.expired, 2);
+	ck_assert_uint_eq(st.expired, 3);
 	ck_assert_uint_eq(st.series, 1);
 	ck_assert_uint_eq(st.evicted, 0);
 	cobs_hist_store_free(s);
