@@ -145,6 +145,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			cobs_auth_refuse(req);
 			return 0;
 		}
+		/* the dashboard, the read API and /metrics: the [auth] ui_* credentials */
+		if (!(r->flags & (COBS_ROUTE_AGENT | COBS_ROUTE_AUTH)) &&
+		    !cobs_ui_auth_ok(&h->srv->ui_auth, req)) {
+			cobs_ui_auth_refuse(req);
+			return 0;
+		}
+		if (!(r->flags & COBS_ROUTE_AGENT) && !cobs_auth_same_origin(req)) {
+			cobs_respond_text(req, 403, "cross-site request refused");
+			return 0;
+		}
 		return r->fn(h->srv, req, &args);
 	}
 	int api = plen >= 5 && memcmp(path, "/api/", 5) == 0;

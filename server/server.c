@@ -56,6 +56,10 @@ cobs_server *cobs_server_new(cobs_srv_settings *settings, cobs_error *err)
 	}
 	if (!(srv->pages = cobs_pages_load(s->web_dir, err)))
 		goto fail;
+	if (cobs_ui_auth_init(&srv->ui_auth, s->ui_user, s->ui_password, s->ui_token) < 0) {
+		cobs_error_set(err, "out of memory");
+		goto fail;
+	}
 	if (!(srv->worker = cobs_worker_new(srv))) {
 		cobs_error_set(err, "cannot create the worker's event loop");
 		goto fail;
@@ -107,6 +111,7 @@ void cobs_server_free(cobs_server *srv)
 	cobs_worker_free(srv->worker);
 	cobs_state_free(srv->state);
 	cobs_tmpl_set_free(srv->pages);
+	cobs_ui_auth_free(&srv->ui_auth);
 	cobs_srv_settings_free(&srv->settings);
 	free(srv);
 }

@@ -24,6 +24,7 @@
 
 #include <cobs/config.h>
 
+#include "auth.h"
 #include "settings.h"
 #include "state.h"
 #include "stats.h"
@@ -40,6 +41,7 @@ struct cobs_server {
 	cobs_srv_stats stats;       /* atomics: any thread */
 	cobs_state *state;          /* worker thread */
 	cobs_tmpl_set *pages;       /* the dashboard's templates: read-only once started */
+	cobs_ui_auth ui_auth;       /* the dashboard's credentials: read-only once started */
 	cobs_worker *worker;        /* its queue: any thread */
 	cobs_http *http;            /* h2o thread */
 	cobs_handoff *handoff;      /* h2o thread */

@@ -65,18 +65,18 @@ static int get_str(const cobs_section *s, const char *key, const char *def, char
 
 /* The token file's first line, surrounding whitespace dropped (a Kubernetes secret often ends in
  * '\n'). */
-static int read_token_file(const cobs_section *s, const char *path, char **out, cobs_error *err)
+static int read_token_file(const cobs_section *s, const char *key, const char *path, char **out,
+                           cobs_error *err)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return cobs_cfg_error(s, "agent_token_file", err, "cannot read '%s': %s", path,
-		                      strerror(errno));
+		return cobs_cfg_error(s, key, err, "cannot read '%s': %s", path, strerror(errno));
 	char buf[4096];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	int toolong = n == sizeof(buf) - 1 && fgetc(f) != EOF;
 	fclose(f);
 	if (toolong)
-		return cobs_cfg_error(s, "agent_token_file", err, "'%s' is over 4 KiB", path);
+		return cobs_cfg_error(s, key, err, "'%s' is over 4 KiB", path);
 	buf[n] = '\0';
 	char *start = buf + strspn(buf, " \t\r\n");
 	start[strcspn(start, "\r\n")] = '\0';
@@ -84,7 +84,7 @@ static int read_token_file(const cobs_section *s, const char *path, char **out, 
 	while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
 		start[--len] = '\0';
 	if (!len)
-		return cobs_cfg_error(s, "agent_token_file", err, "'%s' holds no token", path);
+		return cobs_cfg_error(s, key, err, "'%s' holds no secret", path);
 	if (!(*out = strdup(start)))
 		return cobs_error_set(err, "out of memory");
 	return 0;
@@ -99,30 +99,43 @@ static int token_ok(const char *t)
 	return 1;
 }
 
+/*
+ * A secret given as `key` or as `key_file` (a Kubernetes secret mounted as a
+ * file), not both; printable ASCII without spaces. *out stays NULL when unset.
+ */
+static int load_secret(cobs_section *a, const char *key, char **out, cobs_error *err)
+{
+	char file_key[64], *file = NULL;
+	snprintf(file_key, sizeof(file_key), "%s_file", key);
+	if (get_str(a, key, NULL, out, err) < 0 || get_str(a, file_key, NULL, &file, err) < 0)
+		return -1;
+	int rc = 0;
+	if (*out && file)
+		rc = cobs_cfg_error(a, file_key, err, "set %s or %s, not both", key, file_key);
+	else if (file)
+		rc = read_token_file(a, file_key, file, out, err);
+	if (rc == 0 && *out && !token_ok(*out))
+		rc = cobs_cfg_error(a, file ? file_key : key, err,
+		                    "must be printable ASCII without spaces");
+	free(file);
+	return rc;
+}
+
 static int load_auth(cobs_config *c, cobs_srv_settings *o, cobs_error *err)
 {
 	cobs_section *a = section(c, "auth", err);
-	char *file = NULL;
-	if (!a || get_str(a, "agent_token", NULL, &o->agent_token, err) < 0 ||
-	    get_str(a, "agent_token_file", NULL, &file, err) < 0)
-		goto fail;
-	if (o->agent_token && file) {
-		cobs_cfg_error(a, "agent_token_file", err,
-		               "set agent_token or agent_token_file, not both");
-		goto fail;
-	}
-	if (file && read_token_file(a, file, &o->agent_token, err) < 0)
-		goto fail;
-	if (o->agent_token && !token_ok(o->agent_token)) {
-		cobs_cfg_error(a, file ? "agent_token_file" : "agent_token", err,
-		               "the token must be printable ASCII without spaces");
-		goto fail;
-	}
-	free(file);
+	if (!a || load_secret(a, "agent_token", &o->agent_token, err) < 0 ||
+	    get_str(a, "ui_user", NULL, &o->ui_user, err) < 0 ||
+	    load_secret(a, "ui_password", &o->ui_password, err) < 0 ||
+	    load_secret(a, "ui_token", &o->ui_token, err) < 0)
+		return -1;
+	if (!o->ui_user != !o->ui_password)
+		return cobs_cfg_error(a, o->ui_user ? "ui_password" : "ui_user", err,
+		                      "ui_user and ui_password go together");
+	if (o->ui_user && (strchr(o->ui_user, ':') || !token_ok(o->ui_user)))
+		return cobs_cfg_error(a, "ui_user", err,
+		                      "must be printable ASCII without spaces or ':'");
 	return cobs_section_check_unused(a, err);
-fail:
-	free(file);
-	return -1;
 }
 
 static int load_server(cobs_config *c, const char *listen_override, cobs_srv_settings *o,
@@ -235,6 +248,9 @@ void cobs_srv_settings_free(cobs_srv_settings *s)
 	free(s->tls_cert);
 	free(s->tls_key);
 	free(s->agent_token);
+	free(s->ui_user);
+	free(s->ui_password);
+	free(s->ui_token);
 	free(s->web_dir);
 	free(s->source);
 	*s = (cobs_srv_settings){0};

@@ -37,7 +37,10 @@ typedef struct cobs_srv_settings {
 	char *web_dir;       /* [ui]: templates, static files, front-end packages */
 	uint64_t refresh_ms; /* [ui]: live updates of pages; 0: none */
 	char *agent_token;   /* NULL: no authentication */
-	char *source;        /* the file read, or NULL for the built-in defaults */
+	char *ui_user;       /* [auth] the dashboard, the API and /metrics: Basic */
+	char *ui_password;
+	char *ui_token; /* ... or Bearer; all NULL: open (local use) */
+	char *source;   /* the file read, or NULL for the built-in defaults */
 } cobs_srv_settings;
 
 /*

@@ -81,6 +81,59 @@ START_TEST(http1_and_h2c_both_ways)
 }
 END_TEST
 
+/* GET or POST path with these extra header lines: the status. */
+static long ask(const char *method, const char *path, const char *h1, const char *h2)
+{
+	const char *const headers[] = {h1, h2, NULL};
+	http_opts o = {.method = method, .headers = headers, .ctype = "application/json"};
+	if (method && strcmp(method, "POST") == 0) {
+		o.body = "{}";
+		o.len = 2;
+	}
+	http_resp r;
+	ck_assert_int_eq(http_do(tsrv_at(&srv, path), &o, &r), 0);
+	long status = r.status;
+	if (status == 401 && !(r.headers && strstr(r.headers, "www-authenticate: Basic realm=")))
+		status = -401; /* a 401 must say how to authenticate */
+	http_resp_free(&r);
+	return status;
+}
+
+START_TEST(ui_credentials_and_cross_site_posts)
+{
+	start("[auth]\nui_user = admin\nui_password = s3cret\nui_token = tok\n"
+	      "agent_token = agent\n");
+	/* base64("admin:s3cret") = YWRtaW46czNjcmV0 */
+	const char *basic = "Authorization: Basic YWRtaW46czNjcmV0";
+	ck_assert_int_eq(ask(NULL, "", NULL, NULL), 401);
+	ck_assert_int_eq(ask(NULL, "", basic, NULL), 200);
+	ck_assert_int_eq(ask(NULL, "", "Authorization: Basic YWRtaW46d3Jvbmc=", NULL), 401);
+	ck_assert_int_eq(ask(NULL, "", "Authorization: Bearer tok", NULL), 200);
+	ck_assert_int_eq(ask(NULL, "", "Authorization: Bearer tok2", NULL), 401);
+	ck_assert_int_eq(ask(NULL, "api/v1/nodes", NULL, NULL), 401);
+	ck_assert_int_eq(ask(NULL, "api/v1/nodes", "Authorization: Bearer tok", NULL), 200);
+	ck_assert_int_eq(ask(NULL, "metrics", NULL, NULL), 401);
+	ck_assert_int_eq(ask(NULL, "metrics", basic, NULL), 200);
+	/* probes, static files and the agents' routes do not ask for them */
+	ck_assert_int_eq(ask(NULL, "healthz", NULL, NULL), 200);
+	ck_assert_int_eq(ask(NULL, "static/cobs.css", NULL, NULL), 200);
+	cobs_buf body = one_batch();
+	ck_assert_int_eq(post_body(&srv, &body, "agent"), 204);
+	cobs_buf_free(&body);
+	/* a POST from another site's page is refused, whatever credentials it carries */
+	const char *agent = "Authorization: Bearer agent";
+	ck_assert_int_eq(ask("POST", "api/v1/commands", agent, "Origin: http://evil.example"), 403);
+	ck_assert_int_eq(ask("POST", "api/v1/commands", agent, "Sec-Fetch-Site: cross-site"), 403);
+	/* from this server's own page, or from no page at all (curl), it goes through */
+	char origin[300];
+	snprintf(origin, sizeof(origin), "Origin: %.*s", (int)strlen(srv.url) - 1, srv.url);
+	ck_assert_int_ne(ask("POST", "api/v1/commands", agent, origin), 403);
+	ck_assert_int_ne(ask("POST", "api/v1/commands", agent, "Sec-Fetch-Site: same-origin"), 403);
+	ck_assert_int_ne(ask("POST", "api/v1/commands", agent, NULL), 403);
+	ck_assert_int_eq(tsrv_stop(&srv), 0);
+}
+END_TEST
+
 START_TEST(routes_404_and_405)
 {
 	start(NULL);
@@ -225,6 +278,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, http1_and_h2c_both_ways);
 	tcase_add_test(tc, routes_404_and_405);
 	tcase_add_test(tc, tls_with_alpn_h2);
+	tcase_add_test(tc, ui_credentials_and_cross_site_posts);
 	tcase_add_test(tc, ingest_listener_serves_agents_only);
 	tcase_add_test(tc, check_flag_and_configuration_errors);
 	tcase_add_test(tc, sigterm_drains_and_exits_0);

@@ -410,45 +410,60 @@ START_TEST(hmap_survives_churn)
 }
 END_TEST
 
+/* Writes text to path and loads it as server.ini. */
+static int load_text(const char *path, const char *text, cobs_srv_settings *st, cobs_error *err)
+{
+	ck_assert_int_eq(write_file(path, text), 0);
+	return cobs_srv_settings_load(path, NULL, st, err);
+}
+
 START_TEST(settings_name_file_line_and_key)
 {
 	const char *dir = temp_dir();
 	char path[256];
 	snprintf(path, sizeof(path), "%s/server.ini", dir);
-	FILE *f = fopen(path, "w");
-	fputs("[server]\nmax_batch_size = 1MiB\nbogus = 1\n", f);
-	fclose(f);
 	cobs_srv_settings st;
 	cobs_error err;
-	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
+	ck_assert_int_eq(load_text(path, "[server]\nmax_batch_size = 1MiB\nbogus = 1\n", &st, &err),
+	                 -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:3"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "unknown key 'bogus'"));
-	f = fopen(path, "w");
-	fputs("[server]\nstale_after = 3\ndown_after = 3\n[alerts]\nanything = goes\n", f);
-	fclose(f);
-	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
+	ck_assert_int_eq(
+	        load_text(path,
+	                  "[server]\nstale_after = 3\ndown_after = 3\n[alerts]\nanything = goes\n",
+	                  &st, &err),
+	        -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:3"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "down_after"));
-	f = fopen(path, "w");
-	fputs("[server]\n[oops]\n", f);
-	fclose(f);
-	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
+	ck_assert_int_eq(load_text(path, "[server]\n[oops]\n", &st, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:2"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "[oops]"));
 	/* [ui]: live updates within bounds, the web files next to the binary by default */
-	f = fopen(path, "w");
-	fputs("[ui]\n\nrefresh = 100ms\n", f);
-	fclose(f);
-	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), -1);
+	ck_assert_int_eq(load_text(path, "[ui]\n\nrefresh = 100ms\n", &st, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:3"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "refresh"));
-	f = fopen(path, "w");
-	fputs("[ui]\nrefresh = 0\n", f);
-	fclose(f);
-	ck_assert_int_eq(cobs_srv_settings_load(path, NULL, &st, &err), 0);
+	ck_assert_int_eq(load_text(path, "[ui]\nrefresh = 0\n", &st, &err), 0);
 	ck_assert_uint_eq(st.refresh_ms, 0);
 	size_t wl = strlen(st.web_dir);
+	ck_assert_ptr_null(st.ui_user);
+	ck_assert_ptr_null(st.ui_token);
 	ck_assert(wl > 15 && strcmp(st.web_dir + wl - 15, "/share/cobs/web") == 0);
+	cobs_srv_settings_free(&st);
+	/* the dashboard's credentials: a user goes with a password, names no ':' */
+	ck_assert_int_eq(load_text(path, "[auth]\nui_user = admin\n", &st, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "ui_password"));
+	ck_assert_int_eq(load_text(path, "[auth]\nui_user = a:b\nui_password = x\n", &st, &err),
+	                 -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "server.ini:2"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "ui_user"));
+	ck_assert_int_eq(load_text(path, "[auth]\nui_token_file = /nonexistent/token\n", &st, &err),
+	                 -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "ui_token_file"));
+	ck_assert_int_eq(load_text(path,
+	                           "[auth]\nui_user = admin\nui_password = s3cret\nui_token = t\n",
+	                           &st, &err),
+	                 0);
+	ck_assert_str_eq(st.ui_password, "s3cret");
 	cobs_srv_settings_free(&st);
 	/* the environment overrides, and names itself when wrong */
 	setenv("COBS_SERVER_MAX_BATCH_SIZE", "2MiB", 1);

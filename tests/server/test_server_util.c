@@ -163,6 +163,8 @@ int http_do(const char *url, const http_opts *o, http_resp *r)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
 		h = curl_slist_append(h, auth);
 	}
+	for (size_t i = 0; o->headers && o->headers[i]; i++)
+		h = curl_slist_append(h, o->headers[i]);
 	if (o->body || (o->method && strcmp(o->method, "POST") == 0)) {
 		char ct[160];
 		snprintf(ct, sizeof(ct), "Content-Type: %s",

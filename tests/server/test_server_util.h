@@ -55,6 +55,7 @@ typedef struct http_opts {
 	const char *ctype; /* NULL: application/x-protobuf for a body */
 	long version;      /* 0: HTTP/1.1 */
 	const char *cafile;
+	const char *const *headers; /* more "Name: value" lines, NULL-terminated (or NULL) */
 } http_opts;
 
 /* One request on a fresh connection. 0 (a response came), or -1 (see r->rc). */
