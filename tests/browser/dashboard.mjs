@@ -49,15 +49,15 @@ function check(ok, what) {
   console.log('ok - ' + what);
 }
 
-// Pixels that are not transparent in the page's first chart canvas.
-const chartPixels = page => page.evaluate(() => {
-  const c = document.querySelector('figure.chart canvas');
+// Pixels that are not transparent in the page's first canvas matching sel.
+const chartPixels = (page, sel = 'figure.chart canvas') => page.evaluate(sel => {
+  const c = document.querySelector(sel);
   if (!c || !c.width) return 0;
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0;
   for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
   return n;
-});
+}, sel);
 
 async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, name + '.png'), fullPage: true });
@@ -89,6 +89,11 @@ async function main() {
     // nodes
     await page.goto(url + '/');
     check(await page.locator('article.card').count() === 3, 'the nodes page shows a card per node');
+    await until('a sparkline with pixels', async () => {
+      await page.reload();
+      return (await until('sparkline', () => chartPixels(page, 'canvas.spark'), 2000).catch(() => 0)) > 10;
+    }, 20000);
+    check(true, 'the node cards have sparklines');
     await shot(page, 'nodes');
 
     // node: from its card

@@ -114,6 +114,37 @@
       b.classList.toggle('active', Number(b.dataset.range) === rangeS));
   }
 
+  // ---- sparklines on the node cards: CPU % over 15 min, one request for every node ----
+  const sparks = new Map(); // node -> [[t_ms, value], ...]
+  function loadSparks() {
+    if (!document.querySelector('canvas.spark')) return Promise.resolve();
+    const q = new URLSearchParams({ name: 'node_cpu_usage_percent', from: '-15m', max_points: '60',
+                                    max_series: '1000' });
+    q.append('match[]', 'cpu="total"');
+    return fetch('/api/v1/series?' + q.toString())
+      .then(r => (r.ok ? r.json() : Promise.reject(new Error(r.status))))
+      .then(doc => { doc.series.forEach(s => sparks.set(s.node, s.points)); drawSparks(document); })
+      .catch(() => {});
+  }
+  function drawSparks(root) {
+    root.querySelectorAll('canvas.spark').forEach(c => {
+      const pts = (sparks.get(c.dataset.node) || []).filter(p => p[1] !== null);
+      const g = c.getContext('2d');
+      g.clearRect(0, 0, c.width, c.height);
+      if (pts.length < 2) return;
+      const t0 = pts[0][0], dt = Math.max(pts[pts.length - 1][0] - t0, 1);
+      g.strokeStyle = palette[0];
+      g.lineWidth = 1.5;
+      g.beginPath();
+      pts.forEach((p, i) => {
+        const x = (p[0] - t0) / dt * (c.width - 2) + 1;
+        const y = c.height - 2 - Math.min(Math.max(p[1], 0), 100) / 100 * (c.height - 4);
+        if (i) g.lineTo(x, y); else g.moveTo(x, y);
+      });
+      g.stroke();
+    });
+  }
+
   // ---- across a refresh: figures that changed flash once, open details stay open ----
   let before = null, open = null;
   function summaryKey(s) { const k = s.querySelector('.key'); return (k || s).textContent; }
@@ -127,6 +158,7 @@
     if (open) root.querySelectorAll('details > summary').forEach(s => {
       if (open.has(summaryKey(s))) s.parentElement.open = true;
     });
+    drawSparks(root);
     const cells = root.querySelectorAll('dd, td');
     if (before && cells.length === before.length)
       cells.forEach((c, i) => { if (c.textContent !== before[i]) c.classList.add('changed'); });
@@ -143,6 +175,8 @@
     }));
     markRange();
     loadAll();
+    loadSparks();
+    if (refreshMs && document.querySelector('canvas.spark')) setInterval(loadSparks, 30000);
     if (refreshMs && charts.length) setInterval(loadAll, Math.max(refreshMs, 5000));
   });
 })();
