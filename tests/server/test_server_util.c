@@ -211,7 +211,10 @@ char *http_get(const char *url)
 		http_resp_free(&r);
 		return NULL;
 	}
-	return r.body;
+	char *body = r.body;
+	r.body = NULL;
+	http_resp_free(&r);
+	return body;
 }
 
 /* ---- batches ---- */
