@@ -1,7 +1,10 @@
 /*
  * Batch rendering: the human table (text), JSON lines and the Prometheus text
  * exposition format 0.0.4, all appended to a cobs_buf so a sink reuses one
- * buffer for every batch.
+ * buffer for every batch. Each format is a step function that renders one
+ * unit (a header, one sample, a closing bracket) and moves an iterator on,
+ * so a sink can stream a batch in pieces (cobs_format_next) and
+ * cobs_format_batch is the same steps run to the end.
  *
  * Strings in a batch may hold any bytes (a comm, a cgroup path, a label taken
  * from a pod). Every format therefore writes valid UTF-8: a byte that is not
@@ -340,7 +343,7 @@ static int put_prom_name(cobs_buf *out, const char *name, int label)
 	}
 }
 
-static int prom_family(const cobs_family *f, cobs_buf *out)
+static int prom_header(const cobs_family *f, cobs_buf *out)
 {
 	/* Prometheus 0.0.4 has no info type: the OpenMetrics convention of a
 	 * gauge whose value is 1 keeps the facts queryable. */
@@ -355,68 +358,96 @@ static int prom_family(const cobs_family *f, cobs_buf *out)
 	if (buf_puts(out, "# TYPE ") < 0 || put_prom_name(out, f->name, 0) < 0 ||
 	    cobs_buf_printf(out, " %s\n", type) < 0)
 		return -1;
-	for (size_t i = 0; i < f->nsamples; i++) {
-		const cobs_sample *s = &f->samples[i];
-		if (put_prom_name(out, f->name, 0) < 0)
-			return -1;
-		for (size_t j = 0; j < s->nlabels; j++) {
-			if (cobs_buf_append(out, j ? "," : "{", 1) < 0 ||
-			    put_prom_name(out, s->labels[j].name, 1) < 0 ||
-			    cobs_buf_append(out, "=\"", 2) < 0 ||
-			    put_escaped(out, s->labels[j].value, ESC_PROM_LABEL, NULL) < 0 ||
-			    cobs_buf_append(out, "\"", 1) < 0)
-				return -1;
-		}
-		char val[32];
-		size_t n = fmt_value(f->type == COBS_INFO ? 1.0 : s->value, val);
-		if ((s->nlabels && cobs_buf_append(out, "}", 1) < 0) ||
-		    cobs_buf_append(out, " ", 1) < 0 || cobs_buf_append(out, val, n) < 0 ||
-		    cobs_buf_append(out, "\n", 1) < 0)
-			return -1;
-	}
 	return 0;
 }
 
-static int format_prometheus(const cobs_batch *b, cobs_buf *out)
+static int prom_sample(const cobs_family *f, const cobs_sample *s, cobs_buf *out)
 {
-	for (size_t i = 0; i < b->nfamilies; i++)
-		if (b->families[i]->nsamples && prom_family(b->families[i], out) < 0)
+	if (put_prom_name(out, f->name, 0) < 0)
+		return -1;
+	for (size_t j = 0; j < s->nlabels; j++) {
+		if (cobs_buf_append(out, j ? "," : "{", 1) < 0 ||
+		    put_prom_name(out, s->labels[j].name, 1) < 0 ||
+		    cobs_buf_append(out, "=\"", 2) < 0 ||
+		    put_escaped(out, s->labels[j].value, ESC_PROM_LABEL, NULL) < 0 ||
+		    cobs_buf_append(out, "\"", 1) < 0)
 			return -1;
+	}
+	char val[32];
+	size_t n = fmt_value(f->type == COBS_INFO ? 1.0 : s->value, val);
+	if ((s->nlabels && cobs_buf_append(out, "}", 1) < 0) || cobs_buf_append(out, " ", 1) < 0 ||
+	    cobs_buf_append(out, val, n) < 0 || cobs_buf_append(out, "\n", 1) < 0)
+		return -1;
 	return 0;
+}
+
+/*
+ * The family holding the iterator's next sample, past finished (and empty)
+ * families; NULL at the end of the batch. Prometheus and text skip empty
+ * families: 0.0.4 has no use for a header without samples.
+ */
+static const cobs_family *sample_family(cobs_format_iter *it)
+{
+	const cobs_batch *b = it->batch;
+	while (it->family < b->nfamilies && it->sample >= b->families[it->family]->nsamples) {
+		it->family++;
+		it->sample = 0;
+		it->opened = 0;
+	}
+	return it->family < b->nfamilies ? b->families[it->family] : NULL;
+}
+
+/* One unit: a family's header, or one sample. 1, 0 at the end, -1 when out of memory. */
+static int prom_step(cobs_format_iter *it, cobs_buf *out)
+{
+	const cobs_family *f = sample_family(it);
+	if (!f)
+		return 0;
+	if (!it->opened) {
+		if (prom_header(f, out) < 0)
+			return -1;
+		it->opened = 1;
+		return 1;
+	}
+	if (prom_sample(f, &f->samples[it->sample], out) < 0)
+		return -1;
+	it->sample++;
+	return 1;
 }
 
 /* ---- JSON --------------------------------------------------------------- */
 
-typedef struct json_ctx {
-	cobs_buf scratch; /* repaired copies of strings that were not UTF-8 */
-} json_ctx;
-
 /* A JSON string for s (null for NULL), repaired when it is not UTF-8. */
-static json_t *jstr(json_ctx *c, const char *s)
+static json_t *jstr(const char *s)
 {
 	if (!s)
 		return json_null();
 	if (utf8_valid(s))
 		return json_string_nocheck(s); /* checked just now: skip jansson's own pass */
-	cobs_buf_clear(&c->scratch);
-	if (put_escaped(&c->scratch, s, ESC_UTF8, NULL) < 0)
-		return NULL;
-	return json_stringn_nocheck(c->scratch.data, c->scratch.len);
+	/* A repaired copy only for the rare string that needs one. */
+	cobs_buf fixed = {0};
+	json_t *v = put_escaped(&fixed, s, ESC_UTF8, NULL) < 0
+	                    ? NULL
+	                    : json_stringn_nocheck(fixed.data ? fixed.data : "", fixed.len);
+	cobs_buf_free(&fixed);
+	return v;
 }
 
 /* obj[key] = v, with the key repaired like any string. Takes v's reference. */
-static int jset(json_ctx *c, json_t *obj, const char *key, json_t *v)
+static int jset(json_t *obj, const char *key, json_t *v)
 {
 	if (!v)
 		return -1;
 	if (utf8_valid(key))
 		return json_object_set_new_nocheck(obj, key, v);
-	cobs_buf_clear(&c->scratch);
-	if (put_escaped(&c->scratch, key, ESC_UTF8, NULL) < 0) {
+	cobs_buf fixed = {0};
+	int rc = -1;
+	if (put_escaped(&fixed, key, ESC_UTF8, NULL) == 0)
+		rc = json_object_set_new_nocheck(obj, fixed.data ? fixed.data : "", v);
+	else
 		json_decref(v);
-		return -1;
-	}
-	return json_object_set_new_nocheck(obj, c->scratch.data, v);
+	cobs_buf_free(&fixed);
+	return rc;
 }
 
 static json_t *jvalue(double v)
@@ -444,20 +475,24 @@ static int put_json(cobs_buf *out, json_t *v, size_t flags)
 }
 
 /* {"labels":{...},"value":v}, its real printed with no more digits than it needs. */
-static int json_sample(json_ctx *c, const cobs_sample *s, cobs_buf *out)
+static int json_sample(const cobs_sample *s, cobs_buf *out)
 {
 	json_t *sample = json_object();
 	json_t *labels = json_object();
-	if (jset(c, sample, "labels", labels) < 0) {
+	if (!sample) {
+		json_decref(labels);
+		return -1;
+	}
+	if (jset(sample, "labels", labels) < 0) {
 		json_decref(sample);
 		return -1;
 	}
 	for (size_t j = 0; j < s->nlabels; j++)
-		if (jset(c, labels, s->labels[j].name, jstr(c, s->labels[j].value)) < 0) {
+		if (jset(labels, s->labels[j].name, jstr(s->labels[j].value)) < 0) {
 			json_decref(sample);
 			return -1;
 		}
-	if (jset(c, sample, "value", jvalue(s->value)) < 0) {
+	if (jset(sample, "value", jvalue(s->value)) < 0) {
 		json_decref(sample);
 		return -1;
 	}
@@ -465,47 +500,79 @@ static int json_sample(json_ctx *c, const cobs_sample *s, cobs_buf *out)
 	return put_json(out, sample, JSON_REAL_PRECISION(prec));
 }
 
-static int json_family(json_ctx *c, const cobs_family *f, cobs_buf *out)
+/* A family's opening, up to the '[' of its samples. */
+static int json_family_head(const cobs_family *f, cobs_buf *out)
 {
-	if (buf_puts(out, "{\"name\":") < 0 || put_json(out, jstr(c, f->name), 0) < 0 ||
-	    buf_puts(out, ",\"help\":") < 0 ||
-	    put_json(out, jstr(c, f->help ? f->help : ""), 0) < 0 ||
-	    buf_puts(out, ",\"unit\":") < 0 ||
-	    put_json(out, jstr(c, f->unit ? f->unit : ""), 0) < 0 ||
+	if (buf_puts(out, "{\"name\":") < 0 || put_json(out, jstr(f->name), 0) < 0 ||
+	    buf_puts(out, ",\"help\":") < 0 || put_json(out, jstr(f->help ? f->help : ""), 0) < 0 ||
+	    buf_puts(out, ",\"unit\":") < 0 || put_json(out, jstr(f->unit ? f->unit : ""), 0) < 0 ||
 	    cobs_buf_printf(out, ",\"type\":\"%s\",\"samples\":[", type_name(f->type)) < 0)
 		return -1;
-	for (size_t i = 0; i < f->nsamples; i++)
-		if ((i && cobs_buf_append(out, ",", 1) < 0) ||
-		    json_sample(c, &f->samples[i], out) < 0)
-			return -1;
-	return buf_puts(out, "]}");
+	return 0;
 }
+
+static int json_batch_head(const cobs_batch *b, cobs_buf *out)
+{
+	if (buf_puts(out, "{\"node\":") < 0 || put_json(out, jstr(b->node), 0) < 0 ||
+	    buf_puts(out, ",\"source\":") < 0 || put_json(out, jstr(b->source), 0) < 0 ||
+	    cobs_buf_printf(out, ",\"timestamp_ms\":%" PRId64 ",\"families\":[", b->timestamp_ms) <
+	            0)
+		return -1;
+	return 0;
+}
+
+enum { STAGE_START, STAGE_BODY, STAGE_DONE };
 
 /*
  * jansson encodes every string and every sample; only the fixed punctuation
  * between them is written here. That lets each value carry its own precision
  * (a dump has one precision for all its reals: 17 digits would turn 0.91 into
  * 0.91000000000000003), and keeps one sample's nodes in memory at a time
- * instead of a tree of the whole batch.
+ * instead of a tree of the whole batch. Unlike Prometheus, JSON keeps a
+ * family with no samples (its "samples" are []).
+ *
+ * One unit per call: the batch's opening, a family's opening, one sample, a
+ * family's closing, or the batch's closing. The position moves only once
+ * the unit is out, so a failed unit can be rendered again.
  */
-static int format_json(const cobs_batch *b, cobs_buf *out)
+static int json_step(cobs_format_iter *it, cobs_buf *out)
 {
-	json_ctx c = {{0}};
-	int rc = -1;
-	if (buf_puts(out, "{\"node\":") < 0 || put_json(out, jstr(&c, b->node), 0) < 0 ||
-	    buf_puts(out, ",\"source\":") < 0 || put_json(out, jstr(&c, b->source), 0) < 0 ||
-	    cobs_buf_printf(out, ",\"timestamp_ms\":%" PRId64 ",\"families\":[", b->timestamp_ms) <
-	            0)
-		goto done;
-	for (size_t i = 0; i < b->nfamilies; i++)
-		if ((i && cobs_buf_append(out, ",", 1) < 0) ||
-		    json_family(&c, b->families[i], out) < 0)
-			goto done;
-	if (buf_puts(out, "]}\n") == 0)
-		rc = 0;
-done:
-	cobs_buf_free(&c.scratch);
-	return rc;
+	const cobs_batch *b = it->batch;
+	if (it->stage == STAGE_DONE)
+		return 0;
+	if (it->stage == STAGE_START) {
+		if (json_batch_head(b, out) < 0)
+			return -1;
+		it->stage = STAGE_BODY;
+		return 1;
+	}
+	if (it->family == b->nfamilies) {
+		if (buf_puts(out, "]}\n") < 0)
+			return -1;
+		it->stage = STAGE_DONE;
+		return 1;
+	}
+	const cobs_family *f = b->families[it->family];
+	if (!it->opened) {
+		if ((it->family && cobs_buf_append(out, ",", 1) < 0) ||
+		    json_family_head(f, out) < 0)
+			return -1;
+		it->opened = 1;
+		return 1;
+	}
+	if (it->sample < f->nsamples) {
+		if ((it->sample && cobs_buf_append(out, ",", 1) < 0) ||
+		    json_sample(&f->samples[it->sample], out) < 0)
+			return -1;
+		it->sample++;
+		return 1;
+	}
+	if (buf_puts(out, "]}") < 0)
+		return -1;
+	it->family++;
+	it->sample = 0;
+	it->opened = 0;
+	return 1;
 }
 
 /* ---- text --------------------------------------------------------------- */
@@ -633,66 +700,122 @@ static int text_header(const cobs_batch *b, cobs_buf *out)
 	return 0;
 }
 
-static int format_text(const cobs_batch *b, cobs_buf *out)
+/* The key column fits the widest key of the batch (up to TEXT_KEY_MAX): measured first. */
+static size_t text_key_width(const cobs_batch *b)
 {
-	if (text_header(b, out) < 0)
-		return -1;
-	/* One pass to measure, one to write: the key column fits the widest key. */
 	size_t keyw = 0;
 	for (size_t i = 0; i < b->nfamilies; i++)
 		for (size_t j = 0; j < b->families[i]->nsamples; j++) {
-			size_t w;
-			if (text_key(NULL, b->families[i], &b->families[i]->samples[j], &w) < 0)
-				return -1;
+			size_t w = 0;
+			/* Measuring (out NULL) allocates nothing, so it cannot fail. */
+			(void)text_key(NULL, b->families[i], &b->families[i]->samples[j], &w);
 			if (w > keyw)
 				keyw = w;
 		}
-	if (keyw > TEXT_KEY_MAX)
-		keyw = TEXT_KEY_MAX;
-	for (size_t i = 0; i < b->nfamilies; i++) {
-		const cobs_family *f = b->families[i];
-		for (size_t j = 0; j < f->nsamples; j++) {
-			size_t w;
-			char val[32], human[64];
-			if (text_key(out, f, &f->samples[j], &w) < 0)
-				return -1;
-			size_t vlen = fmt_value(f->samples[j].value, val);
-			size_t pad = (w < keyw ? keyw - w : 0) + 2;
-			if (vlen < TEXT_VAL_MIN)
-				pad += TEXT_VAL_MIN - vlen;
-			int hlen = human_value(human, sizeof(human), f->samples[j].value, f->unit);
-			if (put_spaces(out, pad) < 0 || cobs_buf_append(out, val, vlen) < 0 ||
-			    (hlen > 0 && (cobs_buf_append(out, "  ", 2) < 0 ||
-			                  cobs_buf_append(out, human, (size_t)hlen) < 0)) ||
-			    cobs_buf_append(out, "\n", 1) < 0)
-				return -1;
-		}
-	}
+	return keyw > TEXT_KEY_MAX ? TEXT_KEY_MAX : keyw;
+}
+
+static int text_line(const cobs_family *f, const cobs_sample *s, size_t keyw, cobs_buf *out)
+{
+	size_t w;
+	char val[32], human[64];
+	if (text_key(out, f, s, &w) < 0)
+		return -1;
+	size_t vlen = fmt_value(s->value, val);
+	size_t pad = (w < keyw ? keyw - w : 0) + 2;
+	if (vlen < TEXT_VAL_MIN)
+		pad += TEXT_VAL_MIN - vlen;
+	int hlen = human_value(human, sizeof(human), s->value, f->unit);
+	if (put_spaces(out, pad) < 0 || cobs_buf_append(out, val, vlen) < 0 ||
+	    (hlen > 0 && (cobs_buf_append(out, "  ", 2) < 0 ||
+	                  cobs_buf_append(out, human, (size_t)hlen) < 0)) ||
+	    cobs_buf_append(out, "\n", 1) < 0)
+		return -1;
 	return 0;
+}
+
+/* One unit: the header line, or one sample's line. */
+static int text_step(cobs_format_iter *it, cobs_buf *out)
+{
+	if (it->stage == STAGE_START) {
+		if (text_header(it->batch, out) < 0)
+			return -1;
+		it->stage = STAGE_BODY;
+		return 1;
+	}
+	const cobs_family *f = sample_family(it);
+	if (!f)
+		return 0;
+	if (text_line(f, &f->samples[it->sample], it->keyw, out) < 0)
+		return -1;
+	it->sample++;
+	return 1;
+}
+
+int cobs_format_begin(cobs_format_iter *it, const cobs_batch *b, cobs_format fmt)
+{
+	*it = (cobs_format_iter){.batch = b, .fmt = fmt, .stage = STAGE_START};
+	switch (fmt) {
+	case COBS_FORMAT_TEXT:
+		it->keyw = text_key_width(b);
+		return 0;
+	case COBS_FORMAT_JSON:
+	case COBS_FORMAT_PROMETHEUS:
+		return 0;
+	}
+	return -1;
+}
+
+static int step(cobs_format_iter *it, cobs_buf *out)
+{
+	switch (it->fmt) {
+	case COBS_FORMAT_JSON:
+		return json_step(it, out);
+	case COBS_FORMAT_PROMETHEUS:
+		return prom_step(it, out);
+	case COBS_FORMAT_TEXT:
+		return text_step(it, out);
+	}
+	return -1;
+}
+
+/* Cuts out back to len (a unit that failed half-way). */
+static void truncate_to(cobs_buf *out, size_t len)
+{
+	if (out->data) {
+		out->len = len;
+		out->data[len] = '\0';
+	}
+}
+
+int cobs_format_next(cobs_format_iter *it, cobs_buf *out, size_t min)
+{
+	size_t start = out->len;
+	for (;;) {
+		size_t mark = out->len;
+		int rc = step(it, out);
+		if (rc < 0) {
+			truncate_to(out, mark);
+			return -1;
+		}
+		if (rc == 0)
+			return 0;
+		if (out->len - start >= min)
+			return 1;
+	}
 }
 
 int cobs_format_batch(const cobs_batch *b, cobs_format fmt, cobs_buf *out)
 {
 	size_t start = out->len;
+	cobs_format_iter it;
+	if (cobs_format_begin(&it, b, fmt) < 0)
+		return -1;
 	int rc;
-	switch (fmt) {
-	case COBS_FORMAT_JSON:
-		rc = format_json(b, out);
-		break;
-	case COBS_FORMAT_PROMETHEUS:
-		rc = format_prometheus(b, out);
-		break;
-	case COBS_FORMAT_TEXT:
-		rc = format_text(b, out);
-		break;
-	default:
-		rc = -1;
-		break;
+	while ((rc = cobs_format_next(&it, out, SIZE_MAX)) > 0) {
 	}
 	/* On failure leave out as it was: no half-rendered batch reaches a sink. */
-	if (rc < 0 && out->data) {
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc < 0)
+		truncate_to(out, start);
 	return rc;
 }

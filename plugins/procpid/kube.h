@@ -72,6 +72,23 @@ const cobs_kube_pod *cobs_kube_find_pod(cobs_kube *k, const char *pod_uid);
 void cobs_kube_free(cobs_kube *k);
 
 /* The container of pod p with this runtime ID, or NULL (the sandbox has none). */
+/*
+ * procpid loads the client as a module of its own (KUBE_MODULE_FILE, next to
+ * procpid.so) only when the API is enabled: libcurl and the TLS stack behind
+ * it cost ~5 MiB of RSS on every node otherwise. The module (kube_api.c)
+ * exports this table as KUBE_MODULE_SYMBOL; procpid's side (kube_lazy.c)
+ * implements the three functions above through it.
+ */
+typedef struct kube_module {
+	void *(*open)(const cobs_plugin_env *env, cobs_error *err);
+	const cobs_kube_pod *(*find_pod)(void *client, const char *pod_uid);
+	void (*close)(void *client);
+} kube_module;
+
+#define KUBE_MODULE_FILE   "procpid_kube.so"
+#define KUBE_MODULE_SYMBOL "cobs_procpid_kube"
+extern const kube_module cobs_procpid_kube;
+
 static inline const cobs_kube_container *cobs_kube_pod_container(const cobs_kube_pod *p,
                                                                  const char *id)
 {

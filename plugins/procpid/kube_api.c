@@ -32,14 +32,10 @@
 
 #include "kube.h"
 #include "kube_cache.h"
+#include "kube_config.h"
 #include "kube_http.h"
 #include "kube_json.h"
 
-#define SA_DIR           "/var/run/secrets/kubernetes.io/serviceaccount"
-#define DEFAULT_TOKEN    SA_DIR "/token"
-#define DEFAULT_CA       SA_DIR "/ca.crt"
-#define DEFAULT_TIMEOUT  10000u  /* ms */
-#define DEFAULT_RESYNC   600000u /* ms */
 #define BACKOFF_FIRST_MS 1000u
 #define BACKOFF_MAX_MS   300000u
 /* A watch that lasted this long was healthy: its end restarts the backoff. */
@@ -684,48 +680,15 @@ static int dup_to(char **dst, const char *src)
  * is off). *enabled says whether to talk to an API at all. */
 static int configure(cobs_kube *k, const cobs_plugin_env *env, bool *enabled, cobs_error *err)
 {
-	const cobs_section *s = env->config;
-	const char *mode, *url, *token, *ca;
-	uint64_t timeout, resync;
-	if (cobs_cfg_string(s, "kube_api", "auto", &mode, err) < 0 ||
-	    cobs_cfg_string(s, "kube_api_url", "", &url, err) < 0 ||
-	    cobs_cfg_string(s, "kube_token_file", DEFAULT_TOKEN, &token, err) < 0 ||
-	    cobs_cfg_string(s, "kube_ca_file", DEFAULT_CA, &ca, err) < 0 ||
-	    cobs_cfg_duration_ms(s, "kube_timeout", DEFAULT_TIMEOUT, &timeout, err) < 0 ||
-	    cobs_cfg_duration_ms(s, "kube_resync", DEFAULT_RESYNC, &resync, err) < 0)
+	kube_config c;
+	if (kube_config_read(env, k->who, &c, err) < 0)
 		return -1;
-	if (strcmp(mode, "auto") && strcmp(mode, "on") && strcmp(mode, "off"))
-		return cobs_cfg_error(s, "kube_api", err,
-		                      "invalid value '%s' (expected auto, on or off)", mode);
-	if (*url && strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
-		return cobs_cfg_error(s, "kube_api_url", err,
-		                      "invalid value '%s' (expected an http:// or https:// URL)",
-		                      url);
-	if (strpbrk(url, " \t\r\n?#"))
-		return cobs_cfg_error(s, "kube_api_url", err,
-		                      "invalid value '%s' (no spaces, query or fragment)", url);
-	if (timeout < 100 || timeout > 3600000)
-		return cobs_cfg_error(s, "kube_timeout", err,
-		                      "invalid value '%s' (expected 100ms to 1h)",
-		                      cobs_cfg_raw(s, "kube_timeout"));
-	if (resync && (resync < 1000 || resync > 7 * 24 * 3600000ull))
-		return cobs_cfg_error(s, "kube_resync", err,
-		                      "invalid value '%s' (expected 0 for never, or 1s to 7d)",
-		                      cobs_cfg_raw(s, "kube_resync"));
-	k->timeout_ms = timeout;
-	k->resync_ms = resync;
-
-	const char *host = getenv("KUBERNETES_SERVICE_HOST");
-	bool in_cluster = host && *host;
-	*enabled = strcmp(mode, "off") && (*url || in_cluster);
-	if (!*enabled) {
-		if (!strcmp(mode, "on"))
-			cobs_log(
-			        COBS_LOG_WARN, k->who,
-			        "kube_api = on, but neither kube_api_url nor KUBERNETES_SERVICE_HOST is "
-			        "set: no pod names");
+	const char *url = c.url, *token = c.token, *ca = c.ca, *host = c.host;
+	k->timeout_ms = c.timeout_ms;
+	k->resync_ms = c.resync_ms;
+	*enabled = c.enabled;
+	if (!*enabled)
 		return 0;
-	}
 	if (*url) {
 		if (dup_to(&k->api_url, url) < 0)
 			return cobs_error_set(err, "out of memory");
@@ -745,8 +708,8 @@ static int configure(cobs_kube *k, const cobs_plugin_env *env, bool *enabled, co
 	/* In a cluster the service account's files must be there. Against an
 	 * explicit URL (kubectl proxy, tests) the standard ones are used only when
 	 * present, and other files named explicitly must be there. Empty: none. */
-	k->token_required = *token && (!*url || strcmp(token, DEFAULT_TOKEN) != 0);
-	k->ca_required = *ca && (!*url || strcmp(ca, DEFAULT_CA) != 0);
+	k->token_required = *token && (!*url || strcmp(token, KUBE_DEFAULT_TOKEN) != 0);
+	k->ca_required = *ca && (!*url || strcmp(ca, KUBE_DEFAULT_CA) != 0);
 	if (dup_to(&k->token_file, *token ? token : NULL) < 0 ||
 	    dup_to(&k->ca_file, *ca ? ca : NULL) < 0)
 		return cobs_error_set(err, "out of memory");
@@ -844,3 +807,22 @@ void cobs_kube_free(cobs_kube *k)
 		curl_global_cleanup();
 	free(k);
 }
+
+/* ---- the module's table (kube.h) ---- */
+
+static void *module_open(const cobs_plugin_env *env, cobs_error *err)
+{
+	return cobs_kube_new(env, err);
+}
+
+static const cobs_kube_pod *module_find_pod(void *client, const char *pod_uid)
+{
+	return cobs_kube_find_pod(client, pod_uid);
+}
+
+static void module_close(void *client)
+{
+	cobs_kube_free(client);
+}
+
+COBS_EXPORT const kube_module cobs_procpid_kube = {module_open, module_find_pod, module_close};

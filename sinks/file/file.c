@@ -12,6 +12,11 @@
  * A batch is never split across files: one larger than max_size is written
  * alone into a fresh file, and one larger than max_total is dropped.
  *
+ * That needs a batch's size before its first byte is written, so a batch is
+ * rendered twice, a piece at a time: once to count its bytes, once to write
+ * them. Holding the whole text instead would cost ~13 MiB at 5000 processes;
+ * the second rendering costs CPU only, and the buffer stays one piece.
+ *
  * The file is opened O_APPEND and re-checked by name before every batch: if
  * it was deleted, moved away (an outside logrotate) or its directory
  * vanished, the sink reopens it, and when that fails the batch is dropped
@@ -35,7 +40,8 @@
 #define DEFAULT_MAX_SIZE  (10u * 1024u * 1024u)
 #define DEFAULT_MAX_TOTAL (100u * 1024u * 1024u)
 #define DEFAULT_MAX_FILES 5u
-#define MAX_FILES_LIMIT   1000u /* a rotation renames every kept file: keep that sane */
+#define MAX_FILES_LIMIT   1000u         /* a rotation renames every kept file: keep that sane */
+#define CHUNK             (64u * 1024u) /* rendered text handed to write() at a time */
 
 typedef struct file_sink {
 	char *name; /* for log lines */
@@ -52,8 +58,8 @@ typedef struct file_sink {
 	uint64_t *rotated;      /* sizes of path.1 .. path.max_files (0: absent) */
 	uint64_t rotated_total; /* their sum */
 
-	cobs_buf out;
-	int failing; /* an error was logged and nothing has succeeded since */
+	cobs_buf out; /* one piece of the batch being rendered */
+	int failing;  /* an error was logged and nothing has succeeded since */
 } file_sink;
 
 static void note_error(file_sink *s, int err, const char *fmt, ...)
@@ -200,15 +206,42 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Renders the batch piece by piece, handing each piece to fd, or only
+ * counting it when fd is -1. 0 with *n the bytes; -1 with errno (ENOMEM:
+ * rendering failed).
+ */
+static int render(file_sink *s, const cobs_batch *batch, int fd, uint64_t *n)
+{
+	cobs_format_iter it;
+	if (cobs_format_begin(&it, batch, s->format) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*n = 0;
+	int more;
+	do {
+		cobs_buf_clear(&s->out);
+		more = cobs_format_next(&it, &s->out, CHUNK);
+		if (more < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (fd >= 0 && write_all(fd, s->out.data, s->out.len) < 0)
+			return -1;
+		*n += s->out.len;
+	} while (more);
+	return 0;
+}
+
 static int sink_write(void *state, const cobs_batch *batch)
 {
 	file_sink *s = state;
-	cobs_buf_clear(&s->out);
-	if (cobs_format_batch(batch, s->format, &s->out) < 0) {
-		note_error(s, ENOMEM, "rendering a batch for '%s'", s->path);
+	uint64_t n;
+	if (render(s, batch, -1, &n) < 0) {
+		note_error(s, errno, "rendering a batch for '%s'", s->path);
 		return -1;
 	}
-	uint64_t n = s->out.len;
 	if (n > s->max_total) {
 		note_error(s, EFBIG,
 		           "a batch of %" PRIu64 " bytes is larger than max_total for '%s'", n,
@@ -226,7 +259,7 @@ static int sink_write(void *state, const cobs_batch *batch)
 		return -1;
 	}
 	enforce_total(s, n);
-	if (write_all(s->fd, s->out.data, s->out.len) < 0) {
+	if (render(s, batch, s->fd, &n) < 0) {
 		int err = errno;
 		/* Cut a partial batch back off, so the file holds whole lines only. */
 		if (ftruncate(s->fd, (off_t)s->size) < 0) {

@@ -3,7 +3,8 @@
  * HTTPS server that speaks the API's v1 JSON: list then lookups, the token
  * and the CA, 403, a server that never answers, truncated and garbled
  * bodies, watch events, a dropped watch, 410 Gone, token rotation, the
- * resync, configuration, and the JSON parsers on hostile input. The loop
+ * resync, configuration, the JSON parsers on hostile input, and procpid
+ * loading the client's module only when the API is enabled. The loop
  * runs in bounded slices (event_base_loopexit); waits end on conditions,
  * never on exact times.
  */
@@ -783,6 +784,40 @@ START_TEST(no_requests_when_off_without_cluster_or_loop)
 }
 END_TEST
 
+/* Whether the client's module is mapped into this process now. */
+static bool module_mapped(void)
+{
+	char *maps = read_file("/proc/self/maps");
+	ck_assert_ptr_nonnull(maps);
+	bool found = strstr(maps, "/" KUBE_MODULE_FILE) != NULL;
+	free(maps);
+	return found;
+}
+
+START_TEST(procpid_loads_the_client_only_when_enabled)
+{
+	harness h;
+	/* outside a cluster, no URL: the module (and libcurl) stays out */
+	ck_assert_msg(harness_open(&h, COBS_PLUGIN_COLLECTOR, "procpid", NULL, NULL, NULL) == 0,
+	              "%s", h.err.msg);
+	ck_assert(!module_mapped());
+	harness_close(&h);
+	/* a bad kube_ value is still refused by name with the API off */
+	const char *bad[] = {"kube_api", "off", "kube_timeout", "0", NULL};
+	ck_assert_int_eq(harness_open(&h, COBS_PLUGIN_COLLECTOR, "procpid", NULL, NULL, bad), -1);
+	ck_assert_msg(strstr(h.err.msg, "kube_timeout") != NULL, "%s", h.err.msg);
+	harness_close(&h);
+	ck_assert(!module_mapped());
+	/* a URL: loaded from procpid.so's directory, and unloaded with the plugin */
+	const char *url[] = {"kube_api_url", "http://127.0.0.1:1", NULL};
+	ck_assert_msg(harness_open(&h, COBS_PLUGIN_COLLECTOR, "procpid", NULL, NULL, url) == 0,
+	              "%s", h.err.msg);
+	ck_assert(module_mapped());
+	harness_close(&h);
+	ck_assert(!module_mapped());
+}
+END_TEST
+
 START_TEST(freed_while_requests_are_in_flight)
 {
 	https_server_push(srv, HTTPS_HANG, 0, "", 0);
@@ -949,6 +984,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bad_values_are_refused_naming_the_key);
 	tcase_add_test(tc, no_requests_when_off_without_cluster_or_loop);
+	tcase_add_test(tc, procpid_loads_the_client_only_when_enabled);
 	suite_add_tcase(s, tc);
 	TCase *tj = tcase_create("json");
 	tcase_add_test(tj, json_hostile_items_and_types);

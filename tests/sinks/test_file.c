@@ -2,7 +2,8 @@
  * The file sink, loaded through the real loader: configuration errors name
  * their key, batches land as whole lines, rotation happens at max_size,
  * max_files and max_total are honoured, a restart continues the current file,
- * and a vanished directory makes writes fail (logged once) until it is back.
+ * a batch of many rendered pieces is sized right and lands whole, and a
+ * vanished directory makes writes fail (logged once) until it is back.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -282,6 +283,41 @@ START_TEST(batch_larger_than_limits)
 }
 END_TEST
 
+/* A batch of many 64 KiB pieces: written whole, measured right for rotation. */
+START_TEST(large_batch_in_pieces_rotates_whole)
+{
+	fresh_dir();
+	cobs_batch *big = batch();
+	cobs_family *f = cobs_batch_family(big, "process_resident_memory_bytes", "RSS.", "bytes",
+	                                   COBS_GAUGE);
+	char pid[16];
+	for (int i = 0; i < 20000; i++) {
+		snprintf(pid, sizeof(pid), "%d", i + 1);
+		ck_assert_int_eq(cobs_family_add1(big, f, 4096.0 * i, "pid", pid), 0);
+	}
+	char *r = render(big, COBS_FORMAT_JSON);
+	long long n = (long long)strlen(r);
+	ck_assert_int_gt(n, 512 * 1024);
+	char max[32];
+	size_arg(max, sizeof(max), n + n / 2); /* one fits, a second does not */
+	harness h;
+	const char *kv[] = {"path", path, "max_size", max, NULL};
+	open_ok(&h, kv);
+	ck_assert_int_eq(sink_write(&h, big), 0);
+	ck_assert_int_eq(size_of(path), n);
+	ck_assert_int_eq(sink_write(&h, big), 0);
+	ck_assert_int_eq(size_of(numbered(1)), n); /* rotated before, not split */
+	ck_assert_int_eq(size_of(path), n);
+	harness_close(&h);
+	char *got = read_file(path);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, r);
+	free(got);
+	free(r);
+	cobs_batch_free(big);
+}
+END_TEST
+
 START_TEST(restart_continues_the_current_file)
 {
 	fresh_dir();
@@ -412,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, max_files_is_honoured);
 	tcase_add_test(tc, total_stays_under_max_total);
 	tcase_add_test(tc, batch_larger_than_limits);
+	tcase_add_test(tc, large_batch_in_pieces_rotates_whole);
 	tcase_add_test(tc, restart_continues_the_current_file);
 	tcase_add_test(tc, startup_removes_files_beyond_max_files);
 	suite_add_tcase(s, tc);

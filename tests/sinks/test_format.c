@@ -1,8 +1,8 @@
 /*
  * The batch formats: exact Prometheus, JSON and text output for hand-built
  * batches, including hostile strings (quotes, backslashes, newlines, markup,
- * bytes that are not UTF-8), every kind of value, and promtool's verdict when
- * promtool is installed.
+ * bytes that are not UTF-8), every kind of value, promtool's verdict when
+ * promtool is installed, and the same bytes rendered a piece at a time.
  */
 #include <check.h>
 #include <math.h>
@@ -463,6 +463,101 @@ START_TEST(large_batch_all_formats)
 }
 END_TEST
 
+/* A batch with an empty family between two full ones, and hostile strings. */
+static cobs_batch *streaming_batch(void)
+{
+	cobs_batch *b = hostile_batch();
+	ck_assert_ptr_nonnull(cobs_batch_family(b, "cobs_test_empty", "Nothing.", "", COBS_GAUGE));
+	cobs_family *f =
+	        cobs_batch_family(b, "process_cpu_seconds_total", "CPU.", "seconds", COBS_COUNTER);
+	char pid[16];
+	for (int k = 0; k < 500; k++) {
+		snprintf(pid, sizeof(pid), "%d", k + 1);
+		ck_assert_int_eq(cobs_family_add2(b, f, k * 0.25, "pid", pid, "bad", "\xff\xfe"),
+		                 0);
+	}
+	return b;
+}
+
+/* The batch in pieces of at least min bytes, each piece checked; the pieces joined. */
+static char *render_pieces(const cobs_batch *b, cobs_format fmt, size_t min, size_t *npieces)
+{
+	cobs_format_iter it;
+	ck_assert_int_eq(cobs_format_begin(&it, b, fmt), 0);
+	cobs_buf all = {0}, piece = {0};
+	size_t biggest = 0;
+	int more;
+	*npieces = 0;
+	do {
+		cobs_buf_clear(&piece);
+		more = cobs_format_next(&it, &piece, min);
+		ck_assert_int_ge(more, 0);
+		if (more)
+			ck_assert_uint_ge(piece.len, min); /* short only at the end */
+		if (piece.len > biggest)
+			biggest = piece.len;
+		ck_assert_int_eq(cobs_buf_append(&all, piece.data, piece.len), 0);
+		(*npieces)++;
+	} while (more);
+	/* Bounded: a piece passes min by less than one unit (a sample's line). */
+	if (min < SIZE_MAX)
+		ck_assert_uint_lt(biggest, min + 1024);
+	/* Asked again after the end, it stays ended and appends nothing. */
+	cobs_buf_clear(&piece);
+	ck_assert_int_eq(cobs_format_next(&it, &piece, min), 0);
+	ck_assert_uint_eq(piece.len, 0);
+	cobs_buf_free(&piece);
+	return all.data;
+}
+
+START_TEST(pieces_join_to_the_whole_batch)
+{
+	cobs_batch *b = streaming_batch();
+	const cobs_format fmts[] = {COBS_FORMAT_PROMETHEUS, COBS_FORMAT_JSON, COBS_FORMAT_TEXT};
+	const size_t mins[] = {1, 100, 4096, SIZE_MAX};
+	for (size_t i = 0; i < 3; i++) {
+		char *whole = render(b, fmts[i]);
+		for (size_t j = 0; j < 4; j++) {
+			size_t n;
+			char *joined = render_pieces(b, fmts[i], mins[j], &n);
+			ck_assert_str_eq(joined, whole);
+			if (mins[j] == 1) /* one unit per piece: many pieces */
+				ck_assert_uint_gt(n, 500);
+			if (mins[j] == SIZE_MAX)
+				ck_assert_uint_eq(n, 1);
+			free(joined);
+		}
+		free(whole);
+	}
+	cobs_batch_free(b);
+}
+END_TEST
+
+START_TEST(pieces_of_an_empty_batch)
+{
+	cobs_batch *b = new_batch();
+	const cobs_format fmts[] = {COBS_FORMAT_PROMETHEUS, COBS_FORMAT_JSON, COBS_FORMAT_TEXT};
+	for (size_t i = 0; i < 3; i++) {
+		cobs_buf whole = {0};
+		ck_assert_int_eq(cobs_format_batch(b, fmts[i], &whole), 0);
+		size_t n;
+		char *joined = render_pieces(b, fmts[i], 1, &n);
+		/* Prometheus has nothing to say about no families; JSON and text still have a line.
+		 */
+		ck_assert_str_eq(joined ? joined : "", whole.data ? whole.data : "");
+		if (fmts[i] == COBS_FORMAT_PROMETHEUS)
+			ck_assert_uint_eq(whole.len, 0);
+		else
+			ck_assert_uint_gt(whole.len, 0);
+		free(joined);
+		cobs_buf_free(&whole);
+	}
+	cobs_format_iter it;
+	ck_assert_int_eq(cobs_format_begin(&it, b, (cobs_format)42), -1);
+	cobs_batch_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("format");
@@ -484,6 +579,10 @@ int main(void)
 	tc = tcase_create("buffer");
 	tcase_add_test(tc, appends_and_leaves_out_alone_on_error);
 	tcase_add_test(tc, large_batch_all_formats);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("pieces");
+	tcase_add_test(tc, pieces_join_to_the_whole_batch);
+	tcase_add_test(tc, pieces_of_an_empty_batch);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

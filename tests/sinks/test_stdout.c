@@ -1,16 +1,21 @@
 /*
  * The stdout sink, loaded through the real loader: the format key and the
  * command-line override, exact bytes on a redirected stdout, a reader that
- * went away (EPIPE), and a non-blocking stdout that is full (no hang, no torn
- * line, the kept tail finished later).
+ * went away (EPIPE), a non-blocking stdout that is full (no hang, no torn
+ * line, the kept tail finished later), a slow reader of a batch written in
+ * many pieces, and memory that stays at about a piece with a fast reader.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cobs/format.h>
@@ -103,13 +108,20 @@ static void restore(int target, int saved)
 	close(saved);
 }
 
+/* Creates (empty) the file `name` in a fresh temp dir; its path in path, an fd to write it. */
+static int temp_file(const char *name, char path[128])
+{
+	snprintf(path, 128, "%s/%s", temp_dir(), name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
 /* Runs write (twice) and flush with stdout on a temp file; returns what landed there. */
 static char *capture(const char *const *kv, const char *format, const cobs_batch *b)
 {
 	char path[128];
-	snprintf(path, sizeof(path), "%s/out", temp_dir());
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
+	int fd = temp_file("out", path);
 	harness h;
 	int rc = open_stdout(&h, kv, format);
 	ck_assert_msg(rc == 0, "open: %s", h.err.msg);
@@ -202,9 +214,7 @@ START_TEST(closed_pipe_fails_without_crash)
 	ck_assert_int_eq(pipe(p), 0);
 	close(p[0]);
 	char log[128];
-	snprintf(log, sizeof(log), "%s/log", temp_dir());
-	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(logfd, 0);
+	int logfd = temp_file("log", log);
 	harness h;
 	ck_assert_int_eq(open_stdout(&h, NULL, "json"), 0);
 	cobs_batch *b = small_batch();
@@ -367,6 +377,102 @@ START_TEST(flush_finishes_a_kept_tail)
 }
 END_TEST
 
+/* A child that reads fd slowly (small reads, a pause between them) into path until EOF. */
+static pid_t slow_reader(const int p[2], const char *path)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid)
+		return pid;
+	int fd = p[0];
+	close(p[1]); /* or it would never see EOF */
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int fl = fcntl(fd, F_GETFL);
+	if (out < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		_exit(2);
+	char buf[4096];
+	const struct timespec pause = {0, 200000}; /* 0.2 ms per 4 KiB: ~20 MB/s */
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r == 0)
+			_exit(0);
+		if (r < 0 || write(out, buf, (size_t)r) != r)
+			_exit(3);
+		nanosleep(&pause, NULL);
+	}
+}
+
+START_TEST(slow_reader_gets_every_piece_in_order)
+{
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/slow", temp_dir());
+	pid_t reader = slow_reader(p, path);
+	close(p[0]);
+	harness h;
+	ck_assert_int_eq(open_stdout(&h, NULL, "prometheus"), 0);
+	/* ~1 MiB of text: many pieces, most of them met by a full pipe (EAGAIN) */
+	cobs_batch *b1 = big_batch(20000), *b2 = big_batch(5);
+	char *r1 = render(b1, COBS_FORMAT_PROMETHEUS), *r2 = render(b2, COBS_FORMAT_PROMETHEUS);
+	ck_assert_uint_gt(strlen(r1), 512 * 1024);
+	int saved = redirect(STDOUT_FILENO, p[1]);
+	int w1 = sink_write(&h, b1);
+	int fl1 = sink_flush(&h); /* waits for the reader to take the kept rest */
+	int w2 = sink_write(&h, b2);
+	int fl2 = sink_flush(&h);
+	restore(STDOUT_FILENO, saved);
+	close(p[1]);
+	int status;
+	ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(w1, 0);
+	ck_assert_int_eq(fl1, 0);
+	ck_assert_int_eq(w2, 0);
+	ck_assert_int_eq(fl2, 0);
+	/* nothing lost, nothing torn: exactly both batches, in order */
+	char *got = read_file(path);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(strlen(got), strlen(r1) + strlen(r2));
+	ck_assert_int_eq(memcmp(got, r1, strlen(r1)), 0);
+	ck_assert_str_eq(got + strlen(r1), r2);
+	free(got);
+	free(r1);
+	free(r2);
+	harness_close(&h);
+	cobs_batch_free(b1);
+	cobs_batch_free(b2);
+}
+END_TEST
+
+START_TEST(fast_reader_keeps_memory_to_a_piece)
+{
+	char path[128];
+	int fd = temp_file("fast", path);
+	harness h;
+	ck_assert_int_eq(open_stdout(&h, NULL, "prometheus"), 0);
+	cobs_batch *b = big_batch(50000);
+	char *want = render(b, COBS_FORMAT_PROMETHEUS);
+	size_t len = strlen(want);
+	ck_assert_uint_gt(len, 2u << 20);
+	free(want);
+	int saved = redirect(STDOUT_FILENO, fd);
+	/* What the sink keeps between batches; a whole rendering would be > 2 MiB. */
+	size_t before = mallinfo2().uordblks;
+	int w = sink_write(&h, b);
+	size_t after = mallinfo2().uordblks;
+	restore(STDOUT_FILENO, saved);
+	close(fd);
+	ck_assert_int_eq(w, 0);
+	ck_assert_uint_lt(after > before ? after - before : 0, 512 * 1024);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq((size_t)st.st_size, len);
+	harness_close(&h);
+	cobs_batch_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stdout");
@@ -381,6 +487,8 @@ int main(void)
 	tcase_add_test(tc, full_nonblocking_stdout_drops_without_blocking);
 	tcase_add_test(tc, partial_write_is_finished_not_torn);
 	tcase_add_test(tc, flush_finishes_a_kept_tail);
+	tcase_add_test(tc, slow_reader_gets_every_piece_in_order);
+	tcase_add_test(tc, fast_reader_keeps_memory_to_a_piece);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
