@@ -289,6 +289,26 @@ static bool digit(char c)
 	return (unsigned char)(c - '0') < 10;
 }
 
+const char *cobs_netdev_name(const char *p, const char *eol, char *name, size_t cap)
+{
+	const char *colon = memrchr(p, ':', (size_t)(eol - p));
+	if (!colon)
+		return NULL;
+	while (p < colon && (*p == ' ' || *p == '\t'))
+		p++;
+	size_t n = (size_t)(colon - p);
+	if (n == 0 || n >= cap)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c <= ' ' || c == 0x7f) /* blanks, control bytes, NUL */
+			return NULL;
+		name[i] = (char)c;
+	}
+	name[n] = '\0';
+	return colon + 1;
+}
+
 const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out)
 {
 	while (!field_end(p, end) && blank(*p))

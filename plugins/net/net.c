@@ -137,20 +137,10 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		return 0;
 	}
 
-	const char *n = p;
-	while (n < colon && (*n == ' ' || *n == '\t'))
-		n++;
-	size_t nlen = (size_t)(colon - n);
 	char name[NAME_MAX_LEN];
-	if (nlen == 0 || nlen >= sizeof(name))
+	const char *cols = cobs_netdev_name(p, eol, name, sizeof(name));
+	if (!cols)
 		goto garbled;
-	for (size_t i = 0; i < nlen; i++) {
-		unsigned char ch = (unsigned char)n[i];
-		if (ch <= ' ' || ch == 0x7f) /* blanks, control bytes, NUL */
-			goto garbled;
-		name[i] = (char)ch;
-	}
-	name[nlen] = '\0';
 
 	net_state *s = c->s;
 	cobs_prev_entry *e = cobs_prev_get(s->prev, name);
@@ -166,7 +156,7 @@ static int parse_line(pass_ctx *c, const char *p, const char *eol)
 		return 0; /* filtered out: its counters are not even parsed */
 
 	uint64_t v[NCOUNTERS];
-	const char *q = colon + 1;
+	const char *q = cols;
 	for (int i = 0; i < NCOUNTERS; i++)
 		if (!(q = cobs_parse_u64(q, eol, &v[i])))
 			goto garbled;

@@ -353,23 +353,9 @@ int pp_next_netdev(const char **pp, const char *end, char name[32], uint64_t v[P
 	if (!le)
 		le = end;
 	*pp = le + 1;
-	/* The name is what precedes the last ':' (the kernel forbids ':' in names). */
-	const char *colon = memrchr(p, ':', (size_t)(le - p));
-	if (!colon)
-		return 0;
-	while (p < colon && blank(*p))
-		p++;
-	size_t nl = (size_t)(colon - p);
-	if (nl == 0 || nl >= 32)
-		return 0;
-	for (size_t i = 0; i < nl; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c <= ' ' || c == 0x7f)
-			return 0;
-		name[i] = (char)c;
-	}
-	name[nl] = '\0';
-	const char *q = colon + 1;
+	const char *q = cobs_netdev_name(p, le, name, 32);
+	if (!q)
+		return 0; /* the headers, a blank line, a garbled name */
 	for (int i = 0; i < PP_NETDEV_NCOUNTERS; i++)
 		if (!(q = cobs_parse_u64(q, le, &v[i])))
 			return 0;

@@ -82,6 +82,35 @@ START_TEST(parse_u64_is_strict)
 }
 END_TEST
 
+/* n: the name cobs_netdev_name finds in line (NULL: none); returns where the counters start. */
+static const char *netdev(const char *line, char *n, size_t cap)
+{
+	return cobs_netdev_name(line, line + strlen(line), n, cap);
+}
+
+START_TEST(netdev_names)
+{
+	char n[16];
+	const char *q = netdev("  eth0: 1 2 3", n, sizeof(n));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_str_eq(n, "eth0");
+	ck_assert_str_eq(q, " 1 2 3");
+	/* the last ':' ends the name: a count glued to it still parses after */
+	ck_assert_ptr_nonnull(q = netdev("veth1:123 4", n, sizeof(n)));
+	ck_assert_str_eq(n, "veth1");
+	ck_assert_str_eq(q, "123 4");
+	/* headers, blank lines, and names that are no names */
+	ck_assert_ptr_null(netdev("Inter-|   Receive", n, sizeof(n)));
+	ck_assert_ptr_null(netdev("   ", n, sizeof(n)));
+	ck_assert_ptr_null(netdev("  : 1 2", n, sizeof(n)));
+	ck_assert_ptr_null(netdev("et h0: 1", n, sizeof(n)));
+	ck_assert_ptr_null(netdev("eth\x01: 1", n, sizeof(n)));
+	ck_assert_ptr_null(netdev("a-name-of-16-bytes: 1", n, sizeof(n)));
+	ck_assert_ptr_nonnull(netdev("fifteen-bytes-x: 1", n, sizeof(n)));
+	ck_assert_str_eq(n, "fifteen-bytes-x");
+}
+END_TEST
+
 START_TEST(globs)
 {
 	char **g = cobs_globs_parse("lo, veth* ,docker[0-9]");
@@ -144,6 +173,7 @@ int main(void)
 	Suite *s = suite_create("proc");
 	TCase *tc = tcase_create("proc");
 	tcase_add_test(tc, counter_delta_reset_and_wrap);
+	tcase_add_test(tc, netdev_names);
 	tcase_add_test(tc, rate_needs_two_samples_and_time);
 	tcase_add_test(tc, prev_table_sweeps_vanished_keys);
 	tcase_add_test(tc, parse_u64_is_strict);

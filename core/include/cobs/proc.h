@@ -90,6 +90,15 @@ bool cobs_rate(uint64_t prev, uint64_t cur, uint64_t prev_ns, uint64_t cur_ns, d
  */
 const char *cobs_parse_u64(const char *p, const char *end, uint64_t *out);
 
+/*
+ * The interface name of a /proc/net/dev line [p, eol) (also /proc/PID/net/dev):
+ * what precedes the line's last ':' (the kernel allows no ':' in a name), the
+ * blanks before it skipped, copied into name (cap bytes with the NUL). Returns
+ * where the counters start, just after the ':'; NULL when the line has no ':'
+ * or the name is empty, does not fit, or holds a blank or control byte.
+ */
+const char *cobs_netdev_name(const char *p, const char *eol, char *name, size_t cap);
+
 /* Simple glob match (*, ?, [..]) for include/exclude patterns; fnmatch semantics. */
 bool cobs_glob_match(const char *pattern, const char *name);
 /*
