@@ -256,11 +256,6 @@ int cobs_route_api_nodes(cobs_server *srv, h2o_req_t *req, const cobs_route_args
 	return cobs_api_defer(srv, req, a, nodes_run);
 }
 
-int cobs_route_page_nodes(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
-{
-	return cobs_api_defer_page(srv, req, a, nodes_run, "nodes");
-}
-
 /* ---- one node ---- */
 
 /* A column of a table: a family and the key its value gets. */
@@ -507,9 +502,4 @@ static void node_run(cobs_api_job *aj, cobs_state *st, const cobs_api_params *p)
 int cobs_route_api_node(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
 {
 	return cobs_api_defer(srv, req, a, node_run);
-}
-
-int cobs_route_page_node(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
-{
-	return cobs_api_defer_page(srv, req, a, node_run, "node");
 }

@@ -275,11 +275,6 @@ int cobs_route_api_pods(cobs_server *srv, h2o_req_t *req, const cobs_route_args 
 	return cobs_api_defer(srv, req, a, pods_run);
 }
 
-int cobs_route_page_pods(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
-{
-	return cobs_api_defer_page(srv, req, a, pods_run, "pods");
-}
-
 /* ---- one pod ---- */
 
 /* The pod at /pods/{ns}/{name}, or "_"/{uid}; -1 when none. */
@@ -412,9 +407,4 @@ static void pod_run(cobs_api_job *aj, cobs_state *st, const cobs_api_params *p)
 int cobs_route_api_pod(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
 {
 	return cobs_api_defer(srv, req, a, pod_run);
-}
-
-int cobs_route_page_pod(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
-{
-	return cobs_api_defer_page(srv, req, a, pod_run, "pod");
 }

@@ -178,8 +178,3 @@ int cobs_route_api_process(cobs_server *srv, h2o_req_t *req, const cobs_route_ar
 {
 	return cobs_api_defer(srv, req, a, process_run);
 }
-
-int cobs_route_page_process(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a)
-{
-	return cobs_api_defer_page(srv, req, a, process_run, "process");
-}

@@ -143,12 +143,6 @@ static void run(cobs_job *job)
 
 int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn)
 {
-	return cobs_api_defer_page(srv, req, a, fn, NULL);
-}
-
-int cobs_api_defer_page(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn,
-                        const char *page)
-{
 	size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
 	if (qlen > COBS_API_MAX_QUERY) {
 		cobs_respond_json_error(req, 400, "query string over %d bytes", COBS_API_MAX_QUERY);
@@ -164,7 +158,7 @@ int cobs_api_defer_page(cobs_server *srv, h2o_req_t *req, const cobs_route_args 
 	aj->job.bytes = sizeof(*aj) + qlen;
 	aj->args = *a;
 	aj->fn = fn;
-	aj->page = page;
+	aj->page = a->page;
 	aj->qlen = qlen;
 	if (qlen)
 		memcpy(aj->query, req->path.base + req->query_at + 1, qlen);

@@ -51,12 +51,11 @@ struct cobs_api_job {
 /*
  * A route handler's whole work (h2o thread): sends fn to the worker with
  * the request's segments and query; answers 400 / 503 itself when the query
- * is too long or the worker is saturated. Returns 0 (as routes do).
+ * is too long or the worker is saturated. Returns 0 (as routes do). On a
+ * page's route (a->page), fn's document is rendered through that template
+ * (pages.h) instead of being sent as JSON.
  */
 int cobs_api_defer(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn);
-/* The same for a dashboard page: fn's document is rendered through template page (pages.h). */
-int cobs_api_defer_page(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a, cobs_api_fn fn,
-                        const char *page);
 
 /* The last value of parameter name, or NULL (also when that value is empty). */
 const char *cobs_api_param_get(const cobs_api_params *p, const char *name);

@@ -15,6 +15,7 @@ typedef struct route {
 	const char *pattern;
 	unsigned flags;
 	cobs_route_fn fn;
+	const char *page; /* a dashboard page: fn's document through this template */
 } route;
 
 /*
@@ -22,28 +23,29 @@ typedef struct route {
  * limit is refused before anything else (see ingest.c).
  */
 static const route routes[] = {
-        {"GET", "/healthz", COBS_ROUTE_AGENT, cobs_route_healthz},
-        {"GET", "/readyz", COBS_ROUTE_AGENT, cobs_route_readyz},
-        {"GET", "/metrics", 0, cobs_route_metrics},
-        {"GET", "/metrics/server", 0, cobs_route_metrics_server},
-        {"POST", "/api/v1/ingest", COBS_ROUTE_AGENT, cobs_route_ingest},
+        {"GET", "/healthz", COBS_ROUTE_AGENT, cobs_route_healthz, NULL},
+        {"GET", "/readyz", COBS_ROUTE_AGENT, cobs_route_readyz, NULL},
+        {"GET", "/metrics", 0, cobs_route_metrics, NULL},
+        {"GET", "/metrics/server", 0, cobs_route_metrics_server, NULL},
+        {"POST", "/api/v1/ingest", COBS_ROUTE_AGENT, cobs_route_ingest, NULL},
         {"GET", "/api/v1/agents/*/commands", COBS_ROUTE_AGENT | COBS_ROUTE_AUTH,
-         cobs_route_command_stream},
-        {"POST", "/api/v1/commands", COBS_ROUTE_AUTH, cobs_route_command_create},
-        {"GET", "/api/v1/commands/*", COBS_ROUTE_AUTH, cobs_route_command_get},
+         cobs_route_command_stream, NULL},
+        {"POST", "/api/v1/commands", COBS_ROUTE_AUTH, cobs_route_command_create, NULL},
+        {"GET", "/api/v1/commands/*", COBS_ROUTE_AUTH, cobs_route_command_get, NULL},
         {"POST", "/api/v1/commands/*/result", COBS_ROUTE_AGENT | COBS_ROUTE_AUTH,
-         cobs_route_command_result},
-        {"GET", "/api/v1/nodes", 0, cobs_route_api_nodes},
-        {"GET", "/api/v1/nodes/*", 0, cobs_route_api_node},
-        {"GET", "/api/v1/nodes/*/pods", 0, cobs_route_api_pods},
-        {"GET", "/api/v1/nodes/*/pods/*/*", 0, cobs_route_api_pod},
-        {"GET", "/api/v1/nodes/*/processes/*", 0, cobs_route_api_process},
-        {"GET", "/api/v1/series", 0, cobs_route_api_series},
-        {"GET", "/", 0, cobs_route_page_nodes},
-        {"GET", "/nodes/*", 0, cobs_route_page_node},
-        {"GET", "/nodes/*/pods", 0, cobs_route_page_pods},
-        {"GET", "/nodes/*/pods/*/*", 0, cobs_route_page_pod},
-        {"GET", "/nodes/*/processes/*", 0, cobs_route_page_process},
+         cobs_route_command_result, NULL},
+        {"GET", "/api/v1/nodes", 0, cobs_route_api_nodes, NULL},
+        {"GET", "/api/v1/nodes/*", 0, cobs_route_api_node, NULL},
+        {"GET", "/api/v1/nodes/*/pods", 0, cobs_route_api_pods, NULL},
+        {"GET", "/api/v1/nodes/*/pods/*/*", 0, cobs_route_api_pod, NULL},
+        {"GET", "/api/v1/nodes/*/processes/*", 0, cobs_route_api_process, NULL},
+        {"GET", "/api/v1/series", 0, cobs_route_api_series, NULL},
+        /* the dashboard: each page is its API twin's document through a template */
+        {"GET", "/", 0, cobs_route_api_nodes, "nodes"},
+        {"GET", "/nodes/*", 0, cobs_route_api_node, "node"},
+        {"GET", "/nodes/*/pods", 0, cobs_route_api_pods, "pods"},
+        {"GET", "/nodes/*/pods/*/*", 0, cobs_route_api_pod, "pod"},
+        {"GET", "/nodes/*/processes/*", 0, cobs_route_api_process, "process"},
 };
 
 typedef struct router_handler {
@@ -155,6 +157,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 			cobs_respond_text(req, 403, "cross-site request refused");
 			return 0;
 		}
+		args.page = r->page;
 		return r->fn(h->srv, req, &args);
 	}
 	int api = plen >= 5 && memcmp(path, "/api/", 5) == 0;

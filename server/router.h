@@ -27,6 +27,7 @@
 typedef struct cobs_route_args {
 	size_t n;
 	char arg[COBS_ROUTE_MAX_ARGS][COBS_ROUTE_MAX_ARG]; /* the '*' segments, decoded */
+	const char *page; /* the route's page template (a static string), NULL for the API */
 } cobs_route_args;
 
 /* A route: returns 0 once it answered or deferred the request (like h2o's on_req). */

@@ -28,11 +28,4 @@ int cobs_route_api_pod(cobs_server *srv, h2o_req_t *req, const cobs_route_args *
 int cobs_route_api_process(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
 int cobs_route_api_series(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
 
-/* the dashboard's pages: the API endpoints' documents through templates (pages.h) */
-int cobs_route_page_nodes(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
-int cobs_route_page_node(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
-int cobs_route_page_pods(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
-int cobs_route_page_pod(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
-int cobs_route_page_process(cobs_server *srv, h2o_req_t *req, const cobs_route_args *a);
-
 #endif
