@@ -40,6 +40,8 @@ typedef struct node {
 	        *s; /* TEXT: the text; others: the name (NUL-terminated, in the template's copy) */
 	size_t len; /* TEXT: its length */
 	size_t end; /* SECTION, INVERTED: the index after the body's last node */
+	const char *word; /* SECTION, INVERTED: {{#name=word}}'s word, or NULL */
+	int members;      /* SECTION, INVERTED: {{#name.*}} */
 } node;
 
 typedef struct tmpl {
@@ -102,23 +104,35 @@ static char *trim(char *s, char *e)
 	return s;
 }
 
-static int name_ok(const char *s)
+/*
+ * A tag's name split in place: "a.b.*" is members of a.b, "a.b=word" an
+ * equality test; name is left holding the name alone. 0, or -1 when it is
+ * not a name of letters, digits, '_', '-' and '.' (or the word is empty or
+ * holds another '=').
+ */
+static int split_name(char *name, const char **word, int *members)
 {
-	if (!*s)
-		return 0;
-	size_t n = strlen(s);
-	if (n > 2 && strcmp(s + n - 2, ".*") == 0)
-		n -= 2; /* {{#object.*}}: its members */
-	const char *eq = strchr(s, '=');
-	if (eq && (eq == s || !eq[1] || strchr(eq + 1, '=')))
-		return 0;
-	if (eq)
-		n = (size_t)(eq - s); /* {{#name=word}}: the word is any text but '=' */
-	for (const char *end = s + n; s < end; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
-			return 0;
-	return 1;
+	*word = NULL;
+	*members = 0;
+	char *eq = strchr(name, '=');
+	if (eq) {
+		if (!eq[1] || strchr(eq + 1, '='))
+			return -1;
+		*eq = '\0';
+		*word = eq + 1; /* any text but '=' */
+	}
+	size_t n = strlen(name);
+	if (!eq && n > 2 && strcmp(name + n - 2, ".*") == 0) {
+		name[n -= 2] = '\0';
+		*members = 1;
+	}
+	if (!n)
+		return -1;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
+			return -1;
+	return 0;
 }
 
 /* One tag's inside [s, e) (written over). 0, or -1 with the error set. */
@@ -148,14 +162,18 @@ static int parse_tag(parser *p, char *s, char *e, size_t *open, size_t *nopen)
 			        "unknown filter (bytes, bps, num, rate, pct, fixed, dur, ago, url)");
 		e = bar;
 	}
-	const char *name = trim(s, e);
-	if (!name_ok(name))
+	char *name = trim(s, e);
+	const char *word;
+	int members;
+	if (split_name(name, &word, &members) < 0 ||
+	    ((word || members) && sigil != '#' && sigil != '^' && sigil != '/'))
 		return fail(p, s, "a tag needs a name of letters, digits, '_', '-' and '.'");
 	if (sigil == '/') {
 		if (!*nopen)
 			return fail(p, s, "{{/...}} closes no section");
 		node *o = &p->t->nodes[open[*nopen - 1]];
-		if (strcmp(o->s, name) != 0)
+		if (strcmp(o->s, name) != 0 || o->members != members || !o->word != !word ||
+		    (word && strcmp(o->word, word) != 0))
 			return fail(p, s, "{{/...}} does not close the innermost section");
 		o->end = p->t->n;
 		(*nopen)--;
@@ -166,6 +184,8 @@ static int parse_tag(parser *p, char *s, char *e, size_t *open, size_t *nopen)
 		return cobs_error_set(p->err, "out of memory");
 	nd->kind = sigil == '#' ? SECTION : sigil == '^' ? INVERTED : sigil == '>' ? PARTIAL : VAR;
 	nd->s = name;
+	nd->word = word;
+	nd->members = members;
 	nd->filter = f;
 	if (nd->kind == SECTION || nd->kind == INVERTED) {
 		if (*nopen == MAX_DEPTH)
@@ -587,29 +607,21 @@ static int render_members(render *r, const tmpl *t, size_t i, json_t *obj)
 static int render_section(render *r, const tmpl *t, size_t i)
 {
 	const node *nd = &t->nodes[i];
-	size_t n = strlen(nd->s);
-	if (n > 2 && strcmp(nd->s + n - 2, ".*") == 0) {
-		char base[256];
-		snprintf(base, sizeof(base), "%.*s", (int)(n - 2), nd->s);
-		json_t *obj = lookup(r, base);
-		int some = json_is_object(obj) && json_object_size(obj) > 0;
+	json_t *v = lookup(r, nd->s);
+	if (nd->members) {
+		int some = json_is_object(v) && json_object_size(v) > 0;
 		if (nd->kind == INVERTED)
 			return some ? 0 : render_nodes(r, t, i + 1, nd->end);
-		return some ? render_members(r, t, i, obj) : 0;
+		return some ? render_members(r, t, i, v) : 0;
 	}
-	const char *eq = strchr(nd->s, '=');
-	if (eq) {
+	if (nd->word) {
 		/* {{#name=word}}: whether the value's text is word */
-		char base[256], buf[64];
+		char buf[64];
 		size_t len;
-		snprintf(base, sizeof(base), "%.*s", (int)(eq - nd->s), nd->s);
-		const char *text = plain(lookup(r, base), buf, sizeof(buf), &len);
-		int same = len == strlen(eq + 1) && memcmp(text, eq + 1, len) == 0;
-		if (same == (nd->kind == SECTION))
-			return render_nodes(r, t, i + 1, nd->end);
-		return 0;
+		const char *text = plain(v, buf, sizeof(buf), &len);
+		int same = len == strlen(nd->word) && memcmp(text, nd->word, len) == 0;
+		return same == (nd->kind == SECTION) ? render_nodes(r, t, i + 1, nd->end) : 0;
 	}
-	json_t *v = lookup(r, nd->s);
 	if (nd->kind == INVERTED)
 		return truthy(v) ? 0 : render_nodes(r, t, i + 1, nd->end);
 	if (!truthy(v))
