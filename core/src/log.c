@@ -35,7 +35,9 @@ int cobs_log_parse_level(const char *text)
 	return -1;
 }
 
-void cobs_log(cobs_log_level level, const char *who, const char *fmt, ...)
+static void log_va(cobs_log_level level, const char *who, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+static void log_va(cobs_log_level level, const char *who, const char *fmt, va_list ap)
 {
 	if (level < threshold || level > COBS_LOG_ERROR)
 		return;
@@ -48,14 +50,28 @@ void cobs_log(cobs_log_level level, const char *who, const char *fmt, ...)
 	                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
 	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	                 ts.tv_nsec / 1000000, level_names[level], who ? who : "-");
-	va_list ap;
-	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w; /* nowhere left to report a failing stderr */
+}
+
+void cobs_log(cobs_log_level level, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_va(level, who, fmt, ap);
+	va_end(ap);
+}
+
+void cobs_log_recurring(int *warned, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_va(*warned ? COBS_LOG_DEBUG : COBS_LOG_WARN, who, fmt, ap);
+	va_end(ap);
+	*warned = 1;
 }

@@ -289,6 +289,22 @@ static bool digit(char c)
 	return (unsigned char)(c - '0') < 10;
 }
 
+int cobs_procfile_lines(const cobs_procfile *f,
+                        int (*line)(void *ctx, const char *p, const char *eol), void *ctx)
+{
+	const char *p = f->buf, *end = p + f->len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end; /* a last line without its newline */
+		int rc = line(ctx, p, eol);
+		if (rc)
+			return rc;
+		p = eol < end ? eol + 1 : end;
+	}
+	return 0;
+}
+
 const char *cobs_netdev_name(const char *p, const char *eol, char *name, size_t cap)
 {
 	const char *colon = memrchr(p, ':', (size_t)(eol - p));

@@ -189,7 +189,7 @@ typedef struct disk_state {
 	bool partitions;
 	cobs_prev_table *prev;
 	uint64_t pass;
-	bool warned_garbled;
+	int warned_garbled; /* cobs_log_recurring */
 	char who[64];
 	cobs_family_ref refs[NFAMILIES]; /* find each family again without hashing its name */
 } disk_state;
@@ -283,8 +283,9 @@ static double scaled(scale sc, uint64_t v)
 }
 
 /* One line of the file, [p, eol). 0 when handled or skipped, -1 when out of memory. */
-static int parse_line(pass_ctx *c, const char *p, const char *eol)
+static int parse_line(void *ctx, const char *p, const char *eol)
 {
+	pass_ctx *c = ctx;
 	uint64_t major, minor;
 	const char *q = p;
 	while (q < eol && (*q == ' ' || *q == '\t'))
@@ -390,27 +391,15 @@ static int collect(void *state, cobs_batch *b)
 	}
 	s->pass++;
 	pass_ctx c = {.s = s, .b = b, .now = b->monotonic_ns};
-	const char *p = s->file.buf, *end = p + s->file.len;
-	int rc = 0;
-	while (p < end && rc == 0) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			eol = end; /* a last line without its newline */
-		rc = parse_line(&c, p, eol);
-		p = eol < end ? eol + 1 : end;
-	}
+	int rc = cobs_procfile_lines(&s->file, parse_line, &c);
 	cobs_prev_sweep(s->prev); /* vanished devices leave no state behind */
 	if (rc < 0) {
 		cobs_log(COBS_LOG_WARN, s->who, "out of memory while collecting %s", s->file.path);
 		return -1;
 	}
-	if (c.skipped) {
-		/* Once at warn so it is seen, then at debug so a bad line does not flood the log.
-		 */
-		cobs_log(s->warned_garbled ? COBS_LOG_DEBUG : COBS_LOG_WARN, s->who,
-		         "%s: skipped %zu malformed line(s)", s->file.path, c.skipped);
-		s->warned_garbled = true;
-	}
+	if (c.skipped)
+		cobs_log_recurring(&s->warned_garbled, s->who, "%s: skipped %zu malformed line(s)",
+		                   s->file.path, c.skipped);
 	return 0;
 }
 

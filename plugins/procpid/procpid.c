@@ -355,11 +355,9 @@ static int collect(void *state, cobs_batch *b)
 		cobs_log(COBS_LOG_WARN, s->who, "out of memory while collecting");
 		return -1;
 	}
-	if (s->skipped) {
-		cobs_log(s->warned_garbled ? COBS_LOG_DEBUG : COBS_LOG_WARN, s->who,
-		         "skipped %zu process(es) whose stat did not parse", s->skipped);
-		s->warned_garbled = true;
-	}
+	if (s->skipped)
+		cobs_log_recurring(&s->warned_garbled, s->who,
+		                   "skipped %zu process(es) whose stat did not parse", s->skipped);
 	return 0;
 }
 

@@ -115,9 +115,9 @@ typedef struct procpid {
 	dev_name *devs; /* block device names for io.stat */
 	size_t ndevs, devs_cap;
 
-	char *cmdline_buf; /* cmdline_max + 1 */
-	size_t skipped;    /* processes skipped this pass (garbled stat) */
-	bool warned_garbled;
+	char *cmdline_buf;  /* cmdline_max + 1 */
+	size_t skipped;     /* processes skipped this pass (garbled stat) */
+	int warned_garbled; /* cobs_log_recurring */
 } procpid;
 
 /* groups.c */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cobs/log.h>
 #include <cobs/proc.h>
 
 #include "harness.h"
@@ -111,6 +112,50 @@ START_TEST(netdev_names)
 }
 END_TEST
 
+/* What fn wrote to stderr (malloc'd). */
+static char *stderr_of(void (*fn)(void))
+{
+	char path[] = "/tmp/cobs-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(fd, 0);
+	dup2(fd, STDERR_FILENO);
+	fn();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	char *text = read_file(path);
+	unlink(path);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+static int warned;
+static void twice(void)
+{
+	cobs_log_recurring(&warned, "net", "skipped %d line(s)", 1);
+	cobs_log_recurring(&warned, "net", "skipped %d line(s)", 2);
+}
+
+START_TEST(recurring_problems_warn_once)
+{
+	warned = 0;
+	cobs_log_set_level(COBS_LOG_INFO);
+	char *t = stderr_of(twice);
+	ck_assert_ptr_nonnull(strstr(t, "warn  net: skipped 1 line(s)\n"));
+	ck_assert_ptr_null(strstr(t, "skipped 2"));
+	ck_assert_int_eq(warned, 1);
+	free(t);
+	/* at debug level the later ones show, as debug */
+	warned = 0;
+	cobs_log_set_level(COBS_LOG_DEBUG);
+	t = stderr_of(twice);
+	ck_assert_ptr_nonnull(strstr(t, "warn  net: skipped 1 line(s)\n"));
+	ck_assert_ptr_nonnull(strstr(t, "debug net: skipped 2 line(s)\n"));
+	free(t);
+	cobs_log_set_level(COBS_LOG_INFO);
+}
+END_TEST
+
 START_TEST(globs)
 {
 	char **g = cobs_globs_parse("lo, veth* ,docker[0-9]");
@@ -174,6 +219,7 @@ int main(void)
 	TCase *tc = tcase_create("proc");
 	tcase_add_test(tc, counter_delta_reset_and_wrap);
 	tcase_add_test(tc, netdev_names);
+	tcase_add_test(tc, recurring_problems_warn_once);
 	tcase_add_test(tc, rate_needs_two_samples_and_time);
 	tcase_add_test(tc, prev_table_sweeps_vanished_keys);
 	tcase_add_test(tc, parse_u64_is_strict);

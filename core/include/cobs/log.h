@@ -20,6 +20,14 @@ typedef enum cobs_log_level {
 void cobs_log(cobs_log_level level, const char *who, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/*
+ * A problem that recurs every collection (a malformed line in a /proc file):
+ * logged at warn the first time (*warned false), at debug after, so it is
+ * seen once and does not flood the log. Sets *warned.
+ */
+void cobs_log_recurring(int *warned, const char *who, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* The threshold below which lines are dropped (default info). */
 void cobs_log_set_level(cobs_log_level level);
 cobs_log_level cobs_log_get_level(void);

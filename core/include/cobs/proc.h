@@ -38,6 +38,13 @@ int cobs_procfile_init(cobs_procfile *f, const char *root, const char *rel);
  */
 int cobs_procfile_read(cobs_procfile *f);
 void cobs_procfile_close(cobs_procfile *f);
+/*
+ * Calls line(ctx, p, eol) for each line of f's last read in order, [p, eol)
+ * without its '\n' (a last line without one too). Stops at the first nonzero
+ * return and returns it; 0 when every line returned 0.
+ */
+int cobs_procfile_lines(const cobs_procfile *f,
+                        int (*line)(void *ctx, const char *p, const char *eol), void *ctx);
 
 /* Joins a root and a relative path into buf. Returns 0, or -1 if it does not fit. */
 int cobs_path_join(char *buf, size_t len, const char *root, const char *rel);
