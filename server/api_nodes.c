@@ -430,20 +430,10 @@ static json_t *memory_json(const cobs_node *n)
 	return o;
 }
 
-typedef struct svc_item {
-	const char *id;
-	size_t row;
-} svc_item;
-
-static int svc_cmp(const void *a, const void *b)
-{
-	return strcmp(((const svc_item *)a)->id, ((const svc_item *)b)->id);
-}
-
 /* The node's services (cgroups outside Kubernetes), by cgroup path. */
 static json_t *services_json(const cobs_sum_tables *t)
 {
-	svc_item *v = malloc((t->ncgroups + 1) * sizeof(*v));
+	cobs_api_row *v = malloc((t->ncgroups + 1) * sizeof(*v));
 	json_t *out = json_array();
 	if (!v || !out) {
 		free(v);
@@ -453,8 +443,8 @@ static json_t *services_json(const cobs_sum_tables *t)
 	size_t k = 0;
 	for (size_t i = 0; i < t->ncgroups; i++)
 		if (t->cgroups[i].kind == COBS_CG_SERVICE)
-			v[k++] = (svc_item){t->cgroups[i].id ? t->cgroups[i].id : "", i};
-	qsort(v, k, sizeof(*v), svc_cmp);
+			v[k++] = (cobs_api_row){t->cgroups[i].id ? t->cgroups[i].id : "", i};
+	qsort(v, k, sizeof(*v), cobs_api_row_cmp);
 	for (size_t i = 0; i < k; i++) {
 		json_t *svc = cobs_api_cgroup(t, v[i].row);
 		if (cobs_api_push(out, svc) < 0 ||

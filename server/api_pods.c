@@ -331,19 +331,9 @@ json_t *cobs_api_procs(const cobs_sum_tables *t, long pod, long owner)
 	return a;
 }
 
-typedef struct ctr_item {
-	const char *name;
-	size_t row;
-} ctr_item;
-
-static int ctr_cmp(const void *a, const void *b)
-{
-	return strcmp(((const ctr_item *)a)->name, ((const ctr_item *)b)->name);
-}
-
 static json_t *containers_json(const cobs_sum_tables *t, long pod)
 {
-	ctr_item *v = malloc((t->ncgroups + 1) * sizeof(*v));
+	cobs_api_row *v = malloc((t->ncgroups + 1) * sizeof(*v));
 	json_t *a = json_array();
 	size_t k = 0;
 	if (!v || !a)
@@ -351,9 +341,9 @@ static json_t *containers_json(const cobs_sum_tables *t, long pod)
 	for (size_t i = 0; i < t->ncgroups; i++) {
 		const cobs_sum_cgroup *c = &t->cgroups[i];
 		if (c->pod == pod && c->kind == COBS_CG_CONTAINER)
-			v[k++] = (ctr_item){c->name ? c->name : or_empty(c->container_id), i};
+			v[k++] = (cobs_api_row){c->name ? c->name : or_empty(c->container_id), i};
 	}
-	qsort(v, k, sizeof(*v), ctr_cmp);
+	qsort(v, k, sizeof(*v), cobs_api_row_cmp);
 	for (size_t i = 0; i < k; i++) {
 		json_t *c = cobs_api_cgroup(t, v[i].row);
 		if (cobs_api_push(a, c) < 0 ||

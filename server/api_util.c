@@ -16,42 +16,6 @@
 
 /* ---- query parameters ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Form-decodes [s, s+len) into out ('+' is a space). Its length, or -1 (bad escape, NUL). */
-static long decode(const char *s, size_t len, char *out)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			if (i + 2 >= len)
-				return -1;
-			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (c == '\0')
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (long)o;
-}
-
 /* Splits and decodes a query string. 0, -1 out of memory, -2 malformed. */
 static int params_parse(const char *q, size_t len, cobs_api_params *p)
 {
@@ -75,12 +39,14 @@ static int params_parse(const char *q, size_t len, cobs_api_params *p)
 			size_t eq = i;
 			while (eq < end && q[eq] != '=')
 				eq++;
-			long nl = decode(q + i, eq - i, o);
+			long nl = cobs_percent_decode(q + i, eq - i, o, eq - i + 1, 1);
 			if (nl < 0)
 				return -2;
 			p->v[p->n].name = o;
 			o += nl + 1;
-			long vl = eq < end ? decode(q + eq + 1, end - eq - 1, o) : decode("", 0, o);
+			long vl = eq < end ? cobs_percent_decode(q + eq + 1, end - eq - 1, o,
+			                                         end - eq, 1)
+			                   : cobs_percent_decode("", 0, o, 1, 1);
 			if (vl < 0)
 				return -2;
 			p->v[p->n].value = o;
@@ -346,6 +312,11 @@ const cobs_node *cobs_api_find_node(cobs_api_job *aj, cobs_state *st)
 static char lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+int cobs_api_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const cobs_api_row *)a)->name, ((const cobs_api_row *)b)->name);
 }
 
 int cobs_api_contains(const char *hay, const char *needle)

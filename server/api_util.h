@@ -117,6 +117,13 @@ json_t *cobs_api_procs(const cobs_sum_tables *t, long pod, long owner);
 json_t *cobs_api_pod_list(const cobs_sum_tables *t, const char *sort, int desc, const char *ns,
                           const char *filter, size_t *total);
 
+/* A table row with the name it sorts by (qsort with cobs_api_row_cmp: by name, bytewise). */
+typedef struct cobs_api_row {
+	const char *name;
+	size_t row;
+} cobs_api_row;
+int cobs_api_row_cmp(const void *a, const void *b);
+
 /* Case-insensitive (ASCII) substring test; an empty needle matches. */
 int cobs_api_contains(const char *hay, const char *needle);
 

@@ -65,16 +65,17 @@ static int hexval(char c)
 	return -1;
 }
 
-/* seg (len bytes) percent-decoded into out. 0, or -1 (too long, bad escape, NUL). */
-static int decode_segment(const char *seg, size_t len, char *out, size_t cap)
+long cobs_percent_decode(const char *s, size_t len, char *out, size_t cap, int form)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
-		char c = seg[i];
-		if (c == '%') {
+		char c = s[i];
+		if (form && c == '+') {
+			c = ' ';
+		} else if (c == '%') {
 			if (i + 2 >= len)
 				return -1;
-			int hi = hexval(seg[i + 1]), lo = hexval(seg[i + 2]);
+			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
@@ -85,7 +86,7 @@ static int decode_segment(const char *seg, size_t len, char *out, size_t cap)
 		out[o++] = c;
 	}
 	out[o] = '\0';
-	return 0;
+	return (long)o;
 }
 
 /* Whether path matches pattern; the '*' segments go to args. */
@@ -105,7 +106,8 @@ static int match(const char *pattern, const char *path, size_t plen, cobs_route_
 		size_t sl = (size_t)(p - seg);
 		if (pl == 1 && *pattern == '*') {
 			if (!sl || args->n == COBS_ROUTE_MAX_ARGS ||
-			    decode_segment(seg, sl, args->arg[args->n], COBS_ROUTE_MAX_ARG) < 0)
+			    cobs_percent_decode(seg, sl, args->arg[args->n], COBS_ROUTE_MAX_ARG,
+			                        0) < 0)
 				return 0;
 			args->n++;
 		} else if (pl != sl || memcmp(pattern, seg, sl) != 0) {

@@ -33,6 +33,13 @@ typedef struct cobs_route_args {
 /* A route: returns 0 once it answered or deferred the request (like h2o's on_req). */
 typedef int (*cobs_route_fn)(cobs_server *srv, h2o_req_t *req, const cobs_route_args *args);
 
+/*
+ * Percent-decodes [s, s+len) into out (cap bytes with the NUL); with form,
+ * '+' is a space (a query string). Its length, or -1: a bad escape, a NUL,
+ * or it does not fit.
+ */
+long cobs_percent_decode(const char *s, size_t len, char *out, size_t cap, int form);
+
 /* Registers the router as the only handler of hostconf's "/" (h2o configuration time). */
 void cobs_router_register(cobs_server *srv, h2o_hostconf_t *hostconf, int agent_only);
 
