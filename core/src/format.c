@@ -36,8 +36,7 @@
 
 #include <cobs/format.h>
 
-/* Makes room for n more bytes plus the terminating NUL. 0, or -1 when out of memory. */
-static int buf_reserve(cobs_buf *b, size_t n)
+int cobs_buf_reserve(cobs_buf *b, size_t n)
 {
 	if (n >= SIZE_MAX - b->len)
 		return -1;
@@ -59,7 +58,7 @@ static int buf_reserve(cobs_buf *b, size_t n)
 
 int cobs_buf_append(cobs_buf *b, const char *s, size_t n)
 {
-	if (buf_reserve(b, n) < 0)
+	if (cobs_buf_reserve(b, n) < 0)
 		return -1;
 	if (n) /* s may be NULL when n is 0, and memcpy must not see NULL */
 		memcpy(b->data + b->len, s, n);
@@ -72,7 +71,7 @@ int cobs_buf_printf(cobs_buf *b, const char *fmt, ...)
 {
 	/* Format straight into the free space; only a result that does not fit
 	 * costs a second pass, after growing to the exact size. */
-	if (buf_reserve(b, 0) < 0)
+	if (cobs_buf_reserve(b, 0) < 0)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
@@ -83,7 +82,7 @@ int cobs_buf_printf(cobs_buf *b, const char *fmt, ...)
 		return -1;
 	}
 	if ((size_t)n >= b->cap - b->len) {
-		if (buf_reserve(b, (size_t)n) < 0) {
+		if (cobs_buf_reserve(b, (size_t)n) < 0) {
 			b->data[b->len] = '\0';
 			return -1;
 		}

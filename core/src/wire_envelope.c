@@ -123,30 +123,10 @@ size_t wire_unpack_cap(size_t raw_len)
 
 /* ---- buffers ---- */
 
-int wire_buf_reserve(cobs_buf *b, size_t n)
-{
-	if (n >= SIZE_MAX - b->len - 1)
-		return -1;
-	if (b->cap - b->len > n)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len <= n) {
-		if (cap > SIZE_MAX / 2)
-			return -1;
-		cap *= 2;
-	}
-	char *d = realloc(b->data, cap);
-	if (!d)
-		return -1;
-	b->data = d;
-	b->cap = cap;
-	return 0;
-}
-
 int wire_pack(const ProtobufCMessage *msg, cobs_buf *out)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
-	if (wire_buf_reserve(out, n) < 0)
+	if (cobs_buf_reserve(out, n) < 0)
 		return -1;
 	size_t w = protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
 	out->len += w;

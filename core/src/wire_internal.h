@@ -57,7 +57,4 @@ int wire_seal(const ProtobufCMessage *msg, const cobs_wire_opts *opts, cobs_buf 
 /* Appends msg packed to out. 0, or -1 when out of memory. */
 int wire_pack(const ProtobufCMessage *msg, cobs_buf *out);
 
-/* Room for n more bytes plus the NUL cobs_buf keeps. 0 or -1. */
-int wire_buf_reserve(cobs_buf *b, size_t n);
-
 #endif

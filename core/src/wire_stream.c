@@ -25,7 +25,7 @@ static void put_prefix(uint8_t *p, uint32_t n)
 
 int cobs_wire_frame(const uint8_t *msg, size_t len, cobs_buf *out)
 {
-	if (len > UINT32_MAX || wire_buf_reserve(out, FRAME_PREFIX + len) < 0)
+	if (len > UINT32_MAX || cobs_buf_reserve(out, FRAME_PREFIX + len) < 0)
 		return -1;
 	uint8_t *p = (uint8_t *)out->data + out->len;
 	put_prefix(p, (uint32_t)len);
@@ -40,7 +40,7 @@ int cobs_wire_frame(const uint8_t *msg, size_t len, cobs_buf *out)
 static int frame_message(const ProtobufCMessage *msg, cobs_buf *out)
 {
 	size_t n = protobuf_c_message_get_packed_size(msg);
-	if (n > COBS_WIRE_MAX_FRAME || wire_buf_reserve(out, FRAME_PREFIX + n) < 0)
+	if (n > COBS_WIRE_MAX_FRAME || cobs_buf_reserve(out, FRAME_PREFIX + n) < 0)
 		return -1;
 	uint8_t *p = (uint8_t *)out->data + out->len;
 	put_prefix(p, (uint32_t)n);

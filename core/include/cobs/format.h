@@ -23,6 +23,9 @@ typedef struct cobs_buf {
 } cobs_buf;
 
 int cobs_buf_append(cobs_buf *b, const char *s, size_t n);
+/* Room for n more bytes plus the terminating NUL (for writing in place). 0, or -1 when out of
+ * memory. */
+int cobs_buf_reserve(cobs_buf *b, size_t n);
 int cobs_buf_printf(cobs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cobs_buf_clear(cobs_buf *b);
 void cobs_buf_free(cobs_buf *b);
