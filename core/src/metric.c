@@ -119,16 +119,23 @@ void cobs_batch_free(cobs_batch *b)
 	free(b);
 }
 
-void cobs_batch_reset(cobs_batch *b)
+/* Empties the families and the arena, keeping both for reuse. */
+static void empty(cobs_batch *b)
 {
 	cobs_arena *a = b->arena;
 	for (chunk *c = a->head; c; c = c->next)
 		c->used = 0;
 	a->cur = a->head;
 	a->pass++;
-	if (a->known > KNOWN_MAX) /* names that churn (a bug, or pids in names) */
-		forget_families(a);
 	b->nfamilies = 0;
+}
+
+void cobs_batch_reset(cobs_batch *b)
+{
+	empty(b);
+	if (b->arena->known > KNOWN_MAX) /* names that churn (a bug, or pids in names) */
+		forget_families(b->arena);
+	b->more = false;
 	b->timestamp_ms = 0;
 	b->monotonic_ns = 0;
 	b->node = NULL;
@@ -349,16 +356,25 @@ const cobs_label *cobs_batch_labels(cobs_batch *b, const cobs_label *labels, siz
 	return nlabels ? copy_labels(b, labels, nlabels) : NULL;
 }
 
+/* A family from before a checkpoint is listed again when it gets its next sample. */
+static int relist(cobs_batch *b, cobs_family *f)
+{
+	return f->pass == b->arena->pass || activate(b, f, f->type) ? 0 : -1;
+}
+
 int cobs_family_add_shared(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
                            size_t nlabels)
 {
-	(void)b; /* the labels are already in it */
+	if (relist(b, f) < 0)
+		return -1;
 	return append_sample(f, value, labels, nlabels);
 }
 
 int cobs_family_add(cobs_batch *b, cobs_family *f, double value, const cobs_label *labels,
                     size_t nlabels)
 {
+	if (relist(b, f) < 0)
+		return -1;
 	const cobs_label *copy = NULL;
 	if (nlabels && !(copy = copy_labels(b, labels, nlabels)))
 		return -1;
@@ -405,4 +421,22 @@ int cobs_batch_merge(cobs_batch *dst, const cobs_batch *src)
 		}
 	}
 	return 0;
+}
+
+void cobs_batch_set_parts(cobs_batch *b, size_t samples, void (*fn)(void *arg, cobs_batch *b),
+                          void *arg)
+{
+	b->part_samples = fn ? samples : 0;
+	b->part_fn = samples ? fn : NULL;
+	b->part_arg = arg;
+}
+
+void cobs_batch_checkpoint(cobs_batch *b)
+{
+	if (!b->part_fn || cobs_batch_samples(b) < b->part_samples)
+		return;
+	b->more = true;
+	b->part_fn(b->part_arg, b);
+	b->more = false;
+	empty(b);
 }

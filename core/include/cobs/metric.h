@@ -11,6 +11,7 @@
 #ifndef COBS_METRIC_H
 #define COBS_METRIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,16 @@ typedef struct cobs_batch {
 	size_t nfamilies;
 	size_t families_cap; /* private */
 	cobs_arena *arena;   /* private */
+	/*
+	 * More parts of this collection follow (see cobs_batch_checkpoint): a
+	 * sink sees a large collection as several batches with the same
+	 * timestamp, all but the last with more set.
+	 */
+	bool more;
+	/* private: where cobs_batch_checkpoint hands a full part */
+	size_t part_samples;
+	void (*part_fn)(void *arg, struct cobs_batch *b);
+	void *part_arg;
 } cobs_batch;
 
 /* A new empty batch, or NULL when out of memory. */
@@ -121,6 +132,26 @@ size_t cobs_batch_samples(const cobs_batch *b);
 
 /* The family with this name, or NULL. */
 const cobs_family *cobs_batch_find(const cobs_batch *b, const char *name);
+
+/*
+ * Sending a large collection in parts, so that memory is bounded by the part
+ * size instead of the node's process count. A collector calls
+ * cobs_batch_checkpoint between self-contained groups of samples (after each
+ * process, say); when the host asked for parts and the batch holds at least
+ * the part size, the batch goes to the sinks there and then, with more set,
+ * and comes back empty (same timestamp, node and source) for the rest.
+ * Family pointers stay valid and are listed again on their next sample; but
+ * label sets from cobs_batch_labels and strings from cobs_batch_strdup do
+ * not survive a checkpoint, so never keep them across one. Without the host
+ * asking (a test, --once) a checkpoint does nothing.
+ */
+void cobs_batch_checkpoint(cobs_batch *b);
+/*
+ * For the host: hand every part of at least samples samples to fn(arg, b)
+ * from now on; samples 0 turns parts off. The setting outlives resets.
+ */
+void cobs_batch_set_parts(cobs_batch *b, size_t samples, void (*fn)(void *arg, cobs_batch *b),
+                          void *arg);
 
 /* Appends all of src's families and samples to dst (copies strings). 0 or -1. */
 int cobs_batch_merge(cobs_batch *dst, const cobs_batch *src);
