@@ -514,8 +514,10 @@ static int json_batch_head(const cobs_batch *b, cobs_buf *out)
 {
 	if (buf_puts(out, "{\"node\":") < 0 || put_json(out, jstr(b->node), 0) < 0 ||
 	    buf_puts(out, ",\"source\":") < 0 || put_json(out, jstr(b->source), 0) < 0 ||
-	    cobs_buf_printf(out, ",\"timestamp_ms\":%" PRId64 ",\"families\":[", b->timestamp_ms) <
-	            0)
+	    cobs_buf_printf(out, ",\"timestamp_ms\":%" PRId64, b->timestamp_ms) < 0 ||
+	    /* a part of a collection: lines with the same node, source and time belong together */
+	    (b->more && buf_puts(out, ",\"more\":true") < 0) ||
+	    buf_puts(out, ",\"families\":[") < 0)
 		return -1;
 	return 0;
 }

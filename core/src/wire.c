@@ -688,6 +688,7 @@ int cobs_wire_encode_batch(const cobs_batch *b, const cobs_wire_meta *meta,
 	m.interval_ms = meta->interval_ms;
 	m.dropped = meta->dropped;
 	m.monotonic_ns = b->monotonic_ns;
+	m.more = b->more;
 	m.n_strings = e.nstrings;
 	m.strings = e.strings;
 	m.n_label_sets = e.nwords;
@@ -1131,6 +1132,7 @@ static int dec_batch(dec *d, cobs_batch *b, cobs_wire_meta *meta, cobs_error *er
 		return cobs_error_set(err, "out of memory");
 	b->timestamp_ms = m->timestamp_ms;
 	b->monotonic_ns = m->monotonic_ns;
+	b->more = m->more;
 	return 0;
 }
 

@@ -178,6 +178,8 @@ static int encode_range(h2_encoder *e, const ident *id, const cobs_batch *b, siz
 			         "out of memory splitting a batch; dropped");
 			return -1;
 		}
+		/* the first half never ends the collection; the second does if b does */
+		p->more = half ? b->more : true;
 		if (encode_one(e, id, p, samples_in(p), dropped, emit, arg) < 0)
 			rc = -1;
 		cobs_batch_free(p);

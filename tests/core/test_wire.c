@@ -482,16 +482,22 @@ START_TEST(meta_round_trips)
 	b->monotonic_ns = 12345;
 	cobs_buf out = {0};
 	cobs_error err;
-	ck_assert_int_eq(cobs_wire_encode_batch(b, &m, NULL, &out, &err), 0);
 	cobs_batch *d = cobs_batch_new();
-	cobs_wire_meta got;
-	ck_assert_int_eq(cobs_wire_decode_batch((const uint8_t *)out.data, out.len, d, &got, &err),
-	                 0);
-	ck_assert_mem_eq(&got, &m, sizeof(m));
-	ck_assert_int_eq(d->timestamp_ms, INT64_MIN);
-	ck_assert_uint_eq(d->monotonic_ns, 12345);
-	ck_assert_uint_eq(d->nfamilies, 0);
-	ck_assert_str_eq(d->node, m.node);
+	for (int more = 1; more >= 0; more--) { /* a part, then a last part into the same d */
+		b->more = more;
+		cobs_buf_clear(&out);
+		ck_assert_int_eq(cobs_wire_encode_batch(b, &m, NULL, &out, &err), 0);
+		cobs_wire_meta got;
+		ck_assert_int_eq(
+		        cobs_wire_decode_batch((const uint8_t *)out.data, out.len, d, &got, &err),
+		        0);
+		ck_assert_mem_eq(&got, &m, sizeof(m));
+		ck_assert_int_eq(d->more, more);
+		ck_assert_int_eq(d->timestamp_ms, INT64_MIN);
+		ck_assert_uint_eq(d->monotonic_ns, 12345);
+		ck_assert_uint_eq(d->nfamilies, 0);
+		ck_assert_str_eq(d->node, m.node);
+	}
 	cobs_buf_free(&out);
 	cobs_batch_free(b);
 	cobs_batch_free(d);

@@ -282,6 +282,7 @@ static void check_json_equals(const json_t *root, const cobs_batch *b)
 	ck_assert_str_eq(json_string_value(json_object_get(root, "source")), b->source);
 	ck_assert_int_eq(json_integer_value(json_object_get(root, "timestamp_ms")),
 	                 b->timestamp_ms);
+	ck_assert_int_eq(json_is_true(json_object_get(root, "more")), b->more);
 	const json_t *fams = json_object_get(root, "families");
 	ck_assert_uint_eq(json_array_size(fams), b->nfamilies);
 	for (size_t i = 0; i < b->nfamilies; i++) {
@@ -446,6 +447,7 @@ START_TEST(large_batch_all_formats)
 		snprintf(comm, sizeof(comm), "worker-%d", k % 97);
 		ck_assert_int_eq(cobs_family_add2(b, f, k * 0.01, "pid", pid, "comm", comm), 0);
 	}
+	b->more = true; /* a part of a larger collection */
 	char *prom = render(b, COBS_FORMAT_PROMETHEUS);
 	ck_assert_uint_eq(count_lines(prom), 10002);
 	char *text = render(b, COBS_FORMAT_TEXT);

@@ -619,6 +619,9 @@ START_TEST(large_batches_are_split)
 		cobs_error err;
 		ck_assert_int_eq(cobs_wire_decode_batch(e->body, e->len, d, &m, &err), 0);
 		ck_assert_uint_eq(m.sequence, k + 1);
+		/* one collection still: only the last body ends it, so the server
+		 * keeps the series of every body */
+		ck_assert_int_eq(d->more, k + 1 < bodies);
 		samples += cobs_batch_samples(d);
 		cobs_batch_free(d);
 	}
