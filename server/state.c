@@ -16,6 +16,9 @@ typedef struct node_values {
 	cobs_hmap by_name;
 	cobs_labelsets sets;
 	cobs_summary *summary; /* kept current after every change (summary.h) */
+	size_t open;           /* families with a collection still arriving in parts */
+	int pending_tables;    /* table families the parts so far carried */
+	bool released;         /* series went since the tables were last rebuilt */
 } node_values;
 
 /* The batch being applied: its label arrays (shared per set by the decoder) -> interned sets. */
@@ -33,7 +36,7 @@ struct cobs_state {
 	set_cache cache;
 	cobs_hist_config hist_cfg;
 	cobs_hist_store *hist;
-	uint64_t gen; /* batch counter: series not touched by a family's batch have gone */
+	uint64_t gen; /* collection counter: series a family's collection did not carry have gone */
 	char *key;    /* scratch for history keys */
 	size_t keycap;
 	const char **kv; /* scratch: label names and values for cobs_hist_key */
@@ -54,12 +57,14 @@ static void family_clear_series(node_values *nv, cobs_state_family *f)
 {
 	for (size_t i = 0; i < f->nseries; i++)
 		cobs_labelsets_release(&nv->sets, (cobs_labelset *)f->series[i].labels);
+	nv->released |= f->nseries > 0;
 	f->nseries = 0;
 	cobs_hmap_clear(&f->index);
 }
 
 static void family_free(node_values *nv, cobs_state_family *f)
 {
+	nv->open -= f->open;
 	family_clear_series(nv, f);
 	cobs_hmap_free(&f->index);
 	free(f->series);
@@ -182,6 +187,7 @@ static int family_sweep_series(node_values *nv, cobs_state_family *f, uint64_t g
 	}
 	if (keep == f->nseries)
 		return 0;
+	nv->released = true;
 	f->nseries = keep;
 	cobs_hmap_clear(&f->index);
 	for (size_t i = 0; i < keep; i++)
@@ -189,6 +195,39 @@ static int family_sweep_series(node_values *nv, cobs_state_family *f, uint64_t g
 		    0)
 			return -1; /* cannot happen: the index only shrank, no growth needed */
 	return 0;
+}
+
+/*
+ * A collection may arrive in parts (Batch.more): a family's series are
+ * marked with its collection's gen in every part, and the series none of
+ * the parts carried are swept when the collection closes.
+ */
+static int family_close(node_values *nv, cobs_state_family *f)
+{
+	f->open = false;
+	nv->open--;
+	return family_sweep_series(nv, f, f->coll_gen);
+}
+
+/* The gen of the family's collection at timestamp ts, opened if new. */
+static uint64_t family_open(cobs_state *s, node_values *nv, cobs_state_family *f, int64_t ts)
+{
+	if (f->open && f->coll_ts == ts)
+		return f->coll_gen;
+	if (f->open) /* the last part of its previous collection was lost: close that one */
+		family_close(nv, f);
+	f->open = true;
+	nv->open++;
+	f->coll_ts = ts;
+	return f->coll_gen = ++s->gen;
+}
+
+/* A last part: every family its collection opened closes, also those it did not carry. */
+static void close_collection(node_values *nv, int64_t ts)
+{
+	for (size_t i = 0; i < nv->n && nv->open; i++)
+		if (nv->families[i]->open && nv->families[i]->coll_ts == ts)
+			family_close(nv, nv->families[i]);
 }
 
 /* ---- history ---- */
@@ -325,7 +364,7 @@ static int apply_family(cobs_state *s, cobs_node *n, node_values *nv, const cobs
 	cobs_state_family *f = family_get(nv, bf);
 	if (!f)
 		return -1;
-	uint64_t gen = ++s->gen;
+	uint64_t gen = family_open(s, nv, f, b->timestamp_ms);
 	f->timestamp_ms = b->timestamp_ms;
 	f->updated_ms = now_ms;
 	size_t next = 0; /* where the next sample's series is, most likely */
@@ -354,7 +393,7 @@ static int apply_family(cobs_state *s, cobs_node *n, node_values *nv, const cobs
 			history_append(s, n, f, smp->labels, smp->nlabels, &se->hist,
 			               b->timestamp_ms, smp->value, res);
 	}
-	return family_sweep_series(nv, f, gen);
+	return b->more ? 0 : family_close(nv, f);
 }
 
 /* An earlier agent process's batch: its points may fill history, nothing else. */
@@ -408,9 +447,20 @@ int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch
 			rc = cobs_error_set(err, "out of memory applying family %s of node %s",
 			                    b->families[i]->name, n->name);
 	}
+	if (!b->more)
+		close_collection(nv, b->timestamp_ms);
 	cache_reset(&s->cache, nv);
-	/* also after a failure: the tables point into label sets the batch may have
-	 * released, so they are rebuilt whatever happened (or emptied) */
+	/* The tables are built once a collection is whole, from all its parts; but
+	 * they point into label sets, so also whenever series went, and after a
+	 * failure (rebuilt whatever happened, or emptied). */
+	nv->pending_tables |= tables;
+	if (!b->more || nv->released || rc < 0) {
+		tables = nv->pending_tables | nv->released;
+		nv->pending_tables = 0;
+		nv->released = false;
+	} else {
+		tables = 0;
+	}
 	cobs_summary_update(nv->summary, n, tables);
 	return rc;
 }
@@ -443,8 +493,10 @@ size_t cobs_state_sweep(cobs_state *s, uint64_t now_ms, int64_t now_wall_ms)
 			}
 		}
 		nv->n = keep;
-		if (dropped > before)
+		if (dropped > before) {
 			cobs_summary_update(nv->summary, n, 1);
+			nv->released = false;
+		}
 	}
 	(void)now_ms;
 	return dropped;

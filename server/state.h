@@ -78,6 +78,10 @@ typedef struct cobs_state_family {
 	size_t cap;
 	cobs_hmap index; /* labelset pointer -> series index + 1 */
 	unsigned hist_class;
+	/* the collection whose parts are arriving (see Batch.more in cobs.proto) */
+	bool open;
+	int64_t coll_ts;   /* its timestamp */
+	uint64_t coll_gen; /* the gen its series are marked with */
 } cobs_state_family;
 
 /* What cobs_state_apply did with a batch. */

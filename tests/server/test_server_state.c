@@ -2,8 +2,9 @@
  * cobs-server's state in-process, on a fake clock: latest values replaced
  * family by family, admission (duplicates, agent restarts, a late spool of
  * an earlier boot), liveness, history through the store, the sweep, and the
- * /metrics rendering (node label, exported_node, HELP/TYPE once). Also the
- * hash index under churn against a reference.
+ * /metrics rendering (node label, exported_node, HELP/TYPE once), a
+ * collection sent in parts. Also the hash index under churn against a
+ * reference.
  */
 #include <check.h>
 #include <stdio.h>
@@ -274,6 +275,84 @@ static cobs_batch *procs_batch(int64_t ts, int nprocs)
 	return b;
 }
 
+/* One part of a collection: process_resident_memory_bytes of the pids in list (0-ended). */
+static cobs_batch *part(int64_t ts, bool more, const int *pids)
+{
+	cobs_batch *b = cobs_batch_new();
+	b->timestamp_ms = ts;
+	b->more = more;
+	cobs_family *rss =
+	        cobs_batch_family(b, "process_resident_memory_bytes", "RSS.", "bytes", COBS_GAUGE);
+	for (; *pids; pids++) {
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", *pids);
+		ck_assert_int_eq(cobs_family_add1(b, rss, *pids, "pid", pid), 0);
+	}
+	if (!more) {
+		cobs_family *load = cobs_batch_family(b, "node_load1", "Load.", "", COBS_GAUGE);
+		ck_assert_int_eq(cobs_family_add0(b, load, 1), 0);
+	}
+	return b;
+}
+
+static size_t rss_series(const cobs_state *s)
+{
+	const cobs_state_family *f = cobs_state_family_find(cobs_state_node_find(s, "n1"),
+	                                                    "process_resident_memory_bytes");
+	return f ? f->nseries : 0;
+}
+
+static size_t summary_procs(const cobs_state *s)
+{
+	return cobs_summary_tables(cobs_state_summary(cobs_state_node_find(s, "n1")))->nprocs;
+}
+
+START_TEST(a_collection_in_parts_is_one_collection)
+{
+	cobs_state *s = new_state();
+	double v;
+	/* T0 in three parts: the second must not sweep the first's series */
+	apply(s, "n1", "A", 1, part(T0, true, (int[]){1, 2, 3, 0}), 1000);
+	apply(s, "n1", "A", 2, part(T0, true, (int[]){4, 5, 6, 0}), 1000);
+	ck_assert_uint_eq(rss_series(s), 6);
+	ck_assert_uint_eq(summary_procs(s), 0); /* tables wait for the whole collection */
+	apply(s, "n1", "A", 3, part(T0, false, (int[]){0}), 1000);
+	ck_assert_uint_eq(rss_series(s), 6);
+	ck_assert_uint_eq(summary_procs(s), 6);
+
+	/* T1: pids 3, 5 and 6 left; they stay until the last part, which does
+	 * not carry the family at all, closes the collection */
+	apply(s, "n1", "A", 4, part(T0 + 1000, true, (int[]){1, 2, 4, 0}), 2000);
+	ck_assert_uint_eq(rss_series(s), 6);
+	ck_assert(latest(s, "n1", "process_resident_memory_bytes", "pid", "5", &v) && v == 5);
+	ck_assert_uint_eq(summary_procs(s), 6);
+	apply(s, "n1", "A", 5, part(T0 + 1000, false, (int[]){0}), 2000);
+	ck_assert_uint_eq(rss_series(s), 3);
+	ck_assert(!latest(s, "n1", "process_resident_memory_bytes", "pid", "5", &v));
+	ck_assert(latest(s, "n1", "process_resident_memory_bytes", "pid", "4", &v) && v == 4);
+	ck_assert_uint_eq(summary_procs(s), 3);
+
+	/* T2's last part is lost: T3's first part closes T2 (only pid 1 was
+	 * seen) before opening its own */
+	apply(s, "n1", "A", 6, part(T0 + 2000, true, (int[]){1, 0}), 3000);
+	ck_assert_uint_eq(rss_series(s), 3);
+	apply(s, "n1", "A", 8, part(T0 + 3000, true, (int[]){7, 0}), 4000);
+	ck_assert_uint_eq(rss_series(s), 2);
+	ck_assert(!latest(s, "n1", "process_resident_memory_bytes", "pid", "2", &v));
+	apply(s, "n1", "A", 9, part(T0 + 3000, false, (int[]){8, 0}), 4000);
+	ck_assert_uint_eq(rss_series(s), 2);
+	ck_assert(latest(s, "n1", "process_resident_memory_bytes", "pid", "8", &v) && v == 8);
+	ck_assert(!latest(s, "n1", "process_resident_memory_bytes", "pid", "1", &v));
+	ck_assert_uint_eq(summary_procs(s), 2);
+
+	/* whole batches (more never set) behave as before */
+	apply(s, "n1", "A", 10, part(T0 + 4000, false, (int[]){9, 0}), 5000);
+	ck_assert_uint_eq(rss_series(s), 1);
+	ck_assert_uint_eq(summary_procs(s), 1);
+	cobs_state_free(s);
+}
+END_TEST
+
 START_TEST(a_full_history_budget_does_not_churn)
 {
 	enum { PROCS = 300, BATCHES = 60 };
@@ -497,6 +576,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, liveness_follows_the_interval);
 	tcase_add_test(tc, sweep_drops_families_a_node_stopped_sending);
 	tcase_add_test(tc, info_families_have_no_history_and_classes);
+	tcase_add_test(tc, a_collection_in_parts_is_one_collection);
 	tcase_add_test(tc, a_full_history_budget_does_not_churn);
 	tcase_add_test(tc, metrics_render_node_label_and_help_once);
 	tcase_add_test(tc, hmap_survives_churn);
