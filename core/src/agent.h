@@ -24,6 +24,7 @@ typedef struct cobs_agent_settings {
 	int log_level;
 	uint64_t backoff_after; /* consecutive failures before a plugin is backed off */
 	uint64_t backoff_max_ms;
+	uint64_t batch_samples; /* a collection goes out in parts of about this many (0: whole) */
 } cobs_agent_settings;
 
 /* Reads [agent] (absent means defaults). 0, or -1 with err naming file, line and key. */
@@ -62,7 +63,9 @@ typedef struct cobs_collector_slot {
 	uint64_t backoff_ticks; /* ticks still to skip */
 	double last_duration_s;
 	double total_duration_s;
-	size_t last_samples;
+	size_t last_samples; /* of the last collection, all its parts */
+	size_t last_parts;   /* batches the last collection went out in */
+	size_t sent_samples; /* private: samples of parts already written */
 } cobs_collector_slot;
 
 /* A loaded sink and its counters. */

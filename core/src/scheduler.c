@@ -2,7 +2,8 @@
  * Running collectors on the loop: each at its own interval on a fixed-rate
  * grid (a late tick skips the missed grid points rather than bursting to
  * catch up), with exponential backoff for a plugin that keeps failing. Every
- * batch goes to the sink pipeline.
+ * batch goes to the sink pipeline; a large collection goes in parts of
+ * [agent] batch_samples, as the plugin's checkpoints allow.
  */
 #include <event2/event.h>
 #include <stdlib.h>
@@ -49,6 +50,15 @@ static void note_failure(cobs_collector_slot *s)
 	         (unsigned long long)s->failing, (unsigned long long)ticks);
 }
 
+/* A full part of a collection in progress (cobs_batch_checkpoint): out it goes. */
+static void write_part(void *arg, cobs_batch *b)
+{
+	cobs_collector_slot *s = arg;
+	s->sent_samples += cobs_batch_samples(b);
+	s->last_parts++;
+	cobs_pipeline_write(s->agent, b);
+}
+
 int cobs_collector_run(cobs_collector_slot *s, uint64_t now_ns)
 {
 	cobs_batch *b = s->batch;
@@ -57,12 +67,14 @@ int cobs_collector_run(cobs_collector_slot *s, uint64_t now_ns)
 	b->source = s->plugin.name;
 	b->monotonic_ns = now_ns;
 	b->timestamp_ms = cobs_wallclock_ms();
+	s->last_parts = 0;
+	s->sent_samples = 0;
 	uint64_t t0 = cobs_monotonic_ns();
 	int rc = s->plugin.desc->collect(s->plugin.state, b);
 	s->last_duration_s = (double)(cobs_monotonic_ns() - t0) / 1e9;
 	s->total_duration_s += s->last_duration_s;
 	s->collections++;
-	s->last_samples = cobs_batch_samples(b);
+	s->last_samples = s->sent_samples + cobs_batch_samples(b);
 	if (rc < 0) {
 		note_failure(s);
 		return -1;
@@ -103,7 +115,9 @@ static void on_group_tick(evutil_socket_t fd, short what, void *arg)
 			s->backoff_ticks--;
 			s->skips++;
 		} else if (cobs_collector_run(s, now) == 0 && s->last_samples > 0) {
+			/* also when empty after parts: this last part ends the collection */
 			cobs_pipeline_write(a, s->batch);
+			s->last_parts++;
 		}
 	}
 	if (g->self_metrics)
@@ -142,9 +156,13 @@ int cobs_agent_start(cobs_agent *a)
 	if (!self)
 		return -1;
 	self->self_metrics = true;
-	for (size_t i = 0; i < a->ncollectors; i++)
-		if (!group_for(a, a->collectors[i].interval_ns))
+	for (size_t i = 0; i < a->ncollectors; i++) {
+		cobs_collector_slot *s = &a->collectors[i];
+		if (!group_for(a, s->interval_ns))
 			return -1;
+		/* Only on the loop: --once merges whole collections into one batch. */
+		cobs_batch_set_parts(s->batch, a->settings.batch_samples, write_part, s);
+	}
 	/* The first tick runs at once; each group's grid starts there. */
 	for (size_t i = 0; i < a->ngroups; i++) {
 		a->groups[i].next_ns = now;

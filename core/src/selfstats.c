@@ -42,7 +42,9 @@ static const fam plugin_fams[] = {
          "seconds", COBS_GAUGE},
         {"cobs_agent_collect_seconds_total", "Time spent collecting per plugin.", "seconds",
          COBS_COUNTER},
-        {"cobs_agent_batch_samples", "Samples in the last batch per plugin.", "", COBS_GAUGE},
+        {"cobs_agent_batch_samples", "Samples in the last collection per plugin.", "", COBS_GAUGE},
+        {"cobs_agent_batch_parts", "Batches the last collection was sent in, per plugin.", "",
+         COBS_GAUGE},
         {"cobs_agent_plugin_backed_off", "1 while the plugin is backed off after failures.", "",
          COBS_GAUGE},
 };
@@ -56,13 +58,10 @@ static const fam sink_fams[] = {
 
 static int add_plugin_stats(cobs_batch *b, const cobs_collector_slot *s)
 {
-	double v[] = {(double)s->collections,
-	              (double)s->errors,
-	              (double)s->skips,
-	              s->last_duration_s,
-	              s->total_duration_s,
-	              (double)s->last_samples,
-	              s->backoff_ticks > 0 ? 1.0 : 0.0};
+	double v[] = {(double)s->collections, (double)s->errors,
+	              (double)s->skips,       s->last_duration_s,
+	              s->total_duration_s,    (double)s->last_samples,
+	              (double)s->last_parts,  s->backoff_ticks > 0 ? 1.0 : 0.0};
 	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++) {
 		const fam *f = &plugin_fams[i];
 		cobs_family *fm = cobs_batch_family(b, f->name, f->help, f->unit, f->type);

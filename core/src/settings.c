@@ -1,6 +1,6 @@
 /*
  * The [agent] section: node name, default interval, where plugins live,
- * where /proc and /sys are, log level, backoff policy. Every key has a
+ * where /proc and /sys are, log level, backoff policy, part size. Every key has a
  * default, so an agent runs with no file at all.
  */
 #include <stdio.h>
@@ -51,7 +51,8 @@ int cobs_settings_load(cobs_agent_settings *st, const cobs_config *cfg, cobs_err
 	    copy_setting(st->sys_root, sizeof(st->sys_root), s, "sys_root", "/sys", err) < 0 ||
 	    cobs_cfg_duration_ms(s, "interval", 5000, &st->interval_ms, err) < 0 ||
 	    cobs_cfg_uint(s, "backoff_after", 3, 1, 1000, &st->backoff_after, err) < 0 ||
-	    cobs_cfg_duration_ms(s, "backoff_max", 300000, &st->backoff_max_ms, err) < 0)
+	    cobs_cfg_duration_ms(s, "backoff_max", 300000, &st->backoff_max_ms, err) < 0 ||
+	    cobs_cfg_uint(s, "batch_samples", 8192, 0, 1000000, &st->batch_samples, err) < 0)
 		return -1;
 	if (st->interval_ms < 100)
 		return cobs_cfg_error(s, "interval", err, "at least 100ms");

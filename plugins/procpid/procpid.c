@@ -340,6 +340,8 @@ static int collect(void *state, cobs_batch *b)
 		long pid = strtol(de->d_name, NULL, 10);
 		if (pid > 0 && pid <= INT32_MAX)
 			rc = process_pid(s, &em, (pid_t)pid, &nc);
+		/* A process's series are self-contained: a full part may go out here. */
+		cobs_batch_checkpoint(b);
 	}
 	/* Processes that left (or were not read whole) go with their state; then the cgroup
 	 * nodes no process refers to any more. */

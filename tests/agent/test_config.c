@@ -268,6 +268,7 @@ START_TEST(node_name_defaults)
 	ck_assert_str_eq(st.node, "k8s-worker-3");
 	ck_assert_uint_eq(st.interval_ms, 5000);
 	ck_assert_str_eq(st.proc_root, "/proc");
+	ck_assert_uint_eq(st.batch_samples, 8192);
 	unsetenv("NODE_NAME");
 	ck_assert_int_eq(cobs_settings_load(&st, c, &err), 0);
 	ck_assert_str_ne(st.node, "");

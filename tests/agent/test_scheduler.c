@@ -1,6 +1,7 @@
 /*
  * The scheduler: fixed-rate deadlines without catch-up bursts, backoff of a
- * failing plugin and its recovery, and collections on a real loop.
+ * failing plugin and its recovery, collections on a real loop, and a large
+ * collection sent in parts.
  */
 #include <check.h>
 #include <event2/event.h>
@@ -132,6 +133,42 @@ START_TEST(loop_collects_at_its_interval_and_backs_off)
 }
 END_TEST
 
+START_TEST(a_large_collection_goes_out_in_parts)
+{
+	cobs_config *c = cobs_config_new();
+	cobs_error err;
+	cobs_section *ag = cobs_config_add_section(c, "agent", NULL, 0);
+	cobs_section_set(ag, "plugin_dir", COBS_TESTPLUG_DIR, "t.ini", 1, &err);
+	cobs_section_set(ag, "interval", "10s", "t.ini", 2, &err);
+	cobs_section_set(ag, "batch_samples", "4", "t.ini", 3, &err);
+	cobs_section_set(cobs_config_add_section(c, "plugin.good", NULL, 0), "samples", "10",
+	                 "t.ini", 4, &err);
+	cobs_config_add_section(c, "sink.sink", NULL, 0);
+	struct event_base *base = event_base_new();
+	cobs_agent *a = cobs_agent_build(c, base, NULL, &err);
+	ck_assert_msg(a, "%s", err.msg);
+	cobs_collector_slot *s = &a->collectors[0];
+
+	/* --once: no parts, one merged batch */
+	ck_assert_int_eq(cobs_agent_collect_once(a), 12);
+	ck_assert_uint_eq(s->last_parts, 0);
+	ck_assert_uint_eq(a->sinks[0].writes, 1);
+
+	/* the loop: 12 samples in parts of 4 (a checkpoint after each test_sample):
+	 * three full parts, then a last one with nothing left but the end of the
+	 * collection */
+	ck_assert_int_eq(cobs_agent_start(a), 0);
+	run_for(a->base, 100);
+	ck_assert_uint_eq(s->collections, 2);
+	ck_assert_uint_eq(s->last_samples, 12);
+	ck_assert_uint_eq(s->last_parts, 4);
+	ck_assert_uint_eq(a->sinks[0].writes, 1 + 4 + 1); /* once, the parts, the agent's own */
+	ck_assert(!s->batch->more);
+	cobs_agent_free(a);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scheduler");
@@ -141,6 +178,7 @@ int main(void)
 	tcase_add_test(tc, deadline_late_skips_instead_of_bursting);
 	tcase_add_test(tc, backoff_doubles_and_recovers);
 	tcase_add_test(tc, loop_collects_at_its_interval_and_backs_off);
+	tcase_add_test(tc, a_large_collection_goes_out_in_parts);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

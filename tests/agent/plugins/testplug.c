@@ -2,13 +2,15 @@
  * Test plugins, one source built several times with a different TESTPLUG_*
  * define each, to exercise every way the loader must refuse a plugin and the
  * scheduler's backoff:
- *   TESTPLUG_GOOD      a collector emitting test_ticks_total and test_config_value
+ *   TESTPLUG_GOOD      a collector emitting test_ticks_total and test_config_value,
+ *                      and `samples` more (test_sample) with a checkpoint after each
  *   TESTPLUG_BAD_ABI   abi_version 999
  *   TESTPLUG_NO_SYMBOL no cobs_plugin symbol at all
  *   TESTPLUG_FAIL_INIT init fails with a reason
  *   TESTPLUG_SINK      a sink where a collector is expected
  *   TESTPLUG_FLAKY     collect fails while the file named by key `fail_flag` exists
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 typedef struct state {
 	uint64_t ticks;
 	uint64_t value;
+	uint64_t samples;
 	const char *fail_flag;
 } state;
 
@@ -30,6 +33,7 @@ static int init(const cobs_plugin_env *env, void **out)
 	if (!s)
 		return cobs_error_set(env->err, "out of memory");
 	if (cobs_cfg_uint(env->config, "value", 7, 0, 1000, &s->value, env->err) < 0 ||
+	    cobs_cfg_uint(env->config, "samples", 0, 0, 100000, &s->samples, env->err) < 0 ||
 	    cobs_cfg_string(env->config, "fail_flag", NULL, &s->fail_flag, env->err) < 0) {
 		free(s);
 		return -1;
@@ -56,6 +60,14 @@ static int collect(void *p, cobs_batch *b)
 	if (!t || !v || cobs_family_add0(b, t, (double)s->ticks) < 0 ||
 	    cobs_family_add0(b, v, (double)s->value) < 0)
 		return -1;
+	cobs_family *many = cobs_batch_family(b, "test_sample", "One of many.", "", COBS_GAUGE);
+	for (uint64_t i = 0; i < s->samples; i++) {
+		char id[24];
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)i);
+		if (!many || cobs_family_add1(b, many, (double)i, "i", id) < 0)
+			return -1;
+		cobs_batch_checkpoint(b);
+	}
 	return 0;
 }
 
