@@ -4,8 +4,8 @@
  * threads and zombies, container and pod metrics from cgroup v2 and v1,
  * pod networks and the host-network flag, hand-computed rates, PID reuse,
  * processes that vanish between passes and mid-pass, the agent in its own
- * cgroup namespace, running out of fds, configuration errors, and the real
- * /proc of this machine.
+ * cgroup namespace, running out of fds, a collection sent in parts,
+ * configuration errors, and the real /proc of this machine.
  */
 #include <check.h>
 #include <errno.h>
@@ -947,6 +947,61 @@ START_TEST(processes_come_and_go_without_growth)
 }
 END_TEST
 
+/* The parts of a collection, merged back into one batch as a server would see them. */
+typedef struct merged_parts {
+	cobs_batch *all;
+	size_t parts;
+} merged_parts;
+
+static void merge_part(void *arg, cobs_batch *b)
+{
+	merged_parts *m = arg;
+	ck_assert(b->more);
+	ck_assert_int_eq(cobs_batch_merge(m->all, b), 0);
+	m->parts++;
+}
+
+START_TEST(a_collection_in_parts_carries_the_same_samples)
+{
+	/* Two plugins on the same node at the same time: one collects whole, the
+	 * other in parts of at least 40 samples; put together, the parts hold
+	 * exactly the whole batch's samples, in the same order. */
+	harness whole_h, parts_h;
+	open_node(&whole_h, "k8s-node", NULL);
+	open_node(&parts_h, "k8s-node", NULL);
+	cobs_batch *whole = cobs_batch_new(), *b = cobs_batch_new();
+	merged_parts m = {.all = cobs_batch_new()};
+	cobs_batch_set_parts(b, 40, merge_part, &m);
+	for (uint64_t pass = 1; pass <= 2; pass++) { /* the second pass has rates */
+		cobs_batch_reset(m.all);
+		m.parts = 0;
+		ck_assert_int_eq(harness_collect_at(&whole_h, whole, pass * 1000000000u), 0);
+		ck_assert_int_eq(harness_collect_at(&parts_h, b, pass * 1000000000u), 0);
+		ck_assert(!b->more);
+		ck_assert_int_eq(cobs_batch_merge(m.all, b), 0);
+		ck_assert_uint_gt(m.parts, 2);
+		ck_assert_uint_eq(cobs_batch_samples(m.all), cobs_batch_samples(whole));
+		for (size_t i = 0; i < whole->nfamilies; i++) {
+			const cobs_family *wf = whole->families[i];
+			const cobs_family *pf = cobs_batch_find(m.all, wf->name);
+			ck_assert_msg(pf && pf->nsamples == wf->nsamples, "family %s", wf->name);
+			for (size_t k = 0; k < wf->nsamples; k++) {
+				const cobs_sample *ws = &wf->samples[k], *ps = &pf->samples[k];
+				ck_assert_double_eq(ws->value, ps->value);
+				ck_assert_uint_eq(ws->nlabels, ps->nlabels);
+				for (size_t l = 0; l < ws->nlabels; l++)
+					ck_assert_str_eq(ws->labels[l].value, ps->labels[l].value);
+			}
+		}
+	}
+	cobs_batch_free(whole);
+	cobs_batch_free(b);
+	cobs_batch_free(m.all);
+	harness_close(&whole_h);
+	harness_close(&parts_h);
+}
+END_TEST
+
 /* ---- configuration ---- */
 
 START_TEST(config_errors)
@@ -1088,6 +1143,7 @@ int main(void)
 	tcase_add_test(tp, vanished_mid_pass);
 	tcase_add_test(tp, garbled_files);
 	tcase_add_test(tp, processes_come_and_go_without_growth);
+	tcase_add_test(tp, a_collection_in_parts_carries_the_same_samples);
 	suite_add_tcase(s, tp);
 	TCase *tr = tcase_create("resources");
 	tcase_add_test(tr, fd_budget_and_reopening);
