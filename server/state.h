@@ -13,6 +13,13 @@
  * node stops sending while it keeps sending others is dropped after
  * down_after of its intervals (a plugin that was unloaded).
  *
+ * A large collection arrives in parts (Batch.more: several batches with the
+ * same timestamp, all but the last with more set). Its families are then
+ * replaced by everything the parts carried together: series are added and
+ * updated as each part arrives, and the series none of the parts carried go
+ * when the last part arrives (or, if that was lost, when the family's next
+ * collection begins). The dashboard tables are rebuilt once per collection.
+ *
  * History: every sample of a gauge or counter (info families hold facts, not
  * values) is appended to its series in the history store, keyed by
  * cobs_hist_key(node, family, labels sorted by name). Eviction classes:
