@@ -470,6 +470,7 @@ int cgstats_emit(procpid *s, emitter *em)
 			v2_node(&c);
 		if (c.rc < 0)
 			return -1;
+		cobs_batch_checkpoint(em->b); /* a cgroup's series are self-contained too */
 	}
 	return 0;
 }

@@ -181,6 +181,7 @@ int pods_emit(procpid *s, emitter *em)
 			rc |= pod_facts(s, em, n);
 		else if (n->kind == CG_CONTAINER)
 			rc |= container_facts(em, n);
+		cobs_batch_checkpoint(em->b);
 	}
 	return rc ? -1 : 0;
 }
