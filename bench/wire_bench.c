@@ -15,6 +15,11 @@
  *   bench_wire [iterations [dump_prefix]]
  * With dump_prefix, each encoding is also written to dump_prefix-N.bin (for
  * inspection, or as fuzzing seeds).
+ *
+ * Then the same batch in parts, as an agent sends a large collection
+ * ([agent] batch_samples): process by process, a part going out whenever it
+ * holds the part size, the node's and containers' series in the last part;
+ * the bytes of all parts against the whole batch give the cost of a part.
  */
 #include <math.h>
 #include <stdint.h>
@@ -311,6 +316,119 @@ done:
 	return rc;
 }
 
+/* ---- the batch in parts ---- */
+
+/* The pid label of a sample, or NULL. */
+static const char *pid_of(const cobs_sample *s)
+{
+	for (size_t i = 0; i < s->nlabels; i++)
+		if (strcmp(s->labels[i].name, "pid") == 0)
+			return s->labels[i].value;
+	return NULL;
+}
+
+typedef struct parts_total {
+	size_t parts, bytes, samples;
+	cobs_buf out;
+	int failed;
+} parts_total;
+
+static void encode_part(void *arg, cobs_batch *b)
+{
+	parts_total *t = arg;
+	cobs_error err;
+	cobs_buf_clear(&t->out);
+	if (cobs_wire_encode_batch(b, &meta, &variants[DEFAULT_VARIANT].opts, &t->out, &err) != 0)
+		t->failed = 1;
+	t->parts++;
+	t->bytes += t->out.len;
+	t->samples += cobs_batch_samples(b);
+}
+
+/* Copies the samples of src whose pid is pid (NULL: those without one) into dst. */
+static int copy_samples(cobs_batch *dst, const cobs_batch *src, const char *pid)
+{
+	for (size_t i = 0; i < src->nfamilies; i++) {
+		const cobs_family *f = src->families[i];
+		cobs_family *df = NULL;
+		for (size_t k = 0; k < f->nsamples; k++) {
+			const cobs_sample *smp = &f->samples[k];
+			const char *p = pid_of(smp);
+			if (pid ? !p || strcmp(p, pid) != 0 : p != NULL)
+				continue;
+			if (!df &&
+			    !(df = cobs_batch_family(dst, f->name, f->help, f->unit, f->type)))
+				return -1;
+			if (cobs_family_add(dst, df, smp->value, smp->labels, smp->nlabels) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* b sent in parts of part_samples: the parts and their bytes in *t. -1 on failure. */
+static int in_parts(const cobs_batch *b, size_t part_samples, parts_total *t)
+{
+	cobs_batch *p = cobs_batch_new();
+	if (!p)
+		return -1;
+	p->timestamp_ms = b->timestamp_ms;
+	p->monotonic_ns = b->monotonic_ns;
+	cobs_batch_set_parts(p, part_samples, encode_part, t);
+	/* each pid's samples go together, the first time the pid is seen */
+	const char **seen = malloc(cobs_batch_samples(b) * sizeof(*seen));
+	size_t nseen = 0, sent = 0;
+	int rc = seen ? 0 : -1;
+	for (size_t i = 0; i < b->nfamilies && rc == 0; i++) {
+		const cobs_family *f = b->families[i];
+		for (size_t k = 0; k < f->nsamples && rc == 0; k++) {
+			const char *pid = pid_of(&f->samples[k]);
+			size_t j = 0;
+			while (pid && j < nseen && strcmp(seen[j], pid) != 0)
+				j++;
+			if (!pid || j < nseen)
+				continue;
+			seen[nseen++] = pid;
+			rc = copy_samples(p, b, pid);
+			cobs_batch_checkpoint(p);
+		}
+	}
+	if (rc == 0)
+		rc = copy_samples(p, b, NULL);
+	sent = t->samples + cobs_batch_samples(p);
+	if (rc == 0)
+		encode_part(t, p); /* the last part */
+	free(seen);
+	cobs_batch_free(p);
+	/* every sample once: the parts hold the batch */
+	return rc < 0 || t->failed || sent != cobs_batch_samples(b) ? -1 : 0;
+}
+
+static int print_parts(const cobs_batch *b)
+{
+	static const size_t sizes[] = {0, 8192, 4096, 2048, 1024};
+	size_t samples = cobs_batch_samples(b), whole = 0;
+	printf("%-30s %9s  %12s\n", "zstd 3, in parts of", "bytes", "bytes/sample");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		parts_total t = {0};
+		int rc = in_parts(b, sizes[i], &t);
+		cobs_buf_free(&t.out);
+		if (rc < 0)
+			return -1;
+		if (!sizes[i])
+			whole = t.bytes;
+		char label[64];
+		snprintf(label, sizeof(label), "%zu samples: %zu part(s)", sizes[i], t.parts);
+		printf("%-30s %9zu  %12.2f", sizes[i] ? label : "whole (batch_samples = 0)",
+		       t.bytes, (double)t.bytes / (double)samples);
+		if (t.parts > 1)
+			printf("  +%zu bytes a part (+%.1f%%)", (t.bytes - whole) / (t.parts - 1),
+			       100.0 * (double)(t.bytes - whole) / (double)whole);
+		printf("\n");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 200;
@@ -332,6 +450,11 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%s-%zu.bin", argv[2], v);
 		if (measure(b, &variants[v], its, t, argc > 2 ? path : NULL) < 0)
 			return 1;
+	}
+	printf("\n");
+	if (print_parts(b) < 0) {
+		fprintf(stderr, "bench_wire: cannot encode the parts\n");
+		return 1;
 	}
 	cobs_batch_free(b);
 
