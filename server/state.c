@@ -18,7 +18,7 @@ typedef struct node_values {
 	cobs_summary *summary; /* kept current after every change (summary.h) */
 	size_t open;           /* families with a collection still arriving in parts */
 	int pending_tables;    /* table families the parts so far carried */
-	bool released;         /* series went since the tables were last rebuilt */
+	bool released;         /* a table family's series went since the tables were rebuilt */
 } node_values;
 
 /* The batch being applied: its label arrays (shared per set by the decoder) -> interned sets. */
@@ -57,7 +57,7 @@ static void family_clear_series(node_values *nv, cobs_state_family *f)
 {
 	for (size_t i = 0; i < f->nseries; i++)
 		cobs_labelsets_release(&nv->sets, (cobs_labelset *)f->series[i].labels);
-	nv->released |= f->nseries > 0;
+	nv->released |= f->table && f->nseries > 0;
 	f->nseries = 0;
 	cobs_hmap_clear(&f->index);
 }
@@ -135,6 +135,7 @@ static cobs_state_family *family_get(node_values *nv, const cobs_family *bf)
 		}
 		f->type = bf->type;
 		f->hist_class = cobs_state_history_class(f->name);
+		f->table = cobs_summary_table_family(f->name) != 0;
 		nv->families[nv->n++] = f;
 	} else if (f->type != bf->type) {
 		/* An agent upgrade changed the type: the old samples mean something else. */
@@ -187,7 +188,7 @@ static int family_sweep_series(node_values *nv, cobs_state_family *f, uint64_t g
 	}
 	if (keep == f->nseries)
 		return 0;
-	nv->released = true;
+	nv->released |= f->table;
 	f->nseries = keep;
 	cobs_hmap_clear(&f->index);
 	for (size_t i = 0; i < keep; i++)
@@ -451,17 +452,16 @@ int cobs_state_apply(cobs_state *s, const cobs_wire_meta *meta, const cobs_batch
 		close_collection(nv, b->timestamp_ms);
 	cache_reset(&s->cache, nv);
 	/* The tables are built once a collection is whole, from all its parts; but
-	 * they point into label sets, so also whenever series went, and after a
-	 * failure (rebuilt whatever happened, or emptied). */
+	 * they point into label sets, so also as soon as a table family's series
+	 * went (that family is among the pending ones), and after a failure
+	 * (rebuilt whatever happened, or emptied). */
 	nv->pending_tables |= tables;
-	if (!b->more || nv->released || rc < 0) {
-		tables = nv->pending_tables | nv->released;
+	bool rebuild = !b->more || nv->released || rc < 0;
+	cobs_summary_update(nv->summary, n, rebuild ? nv->pending_tables : 0);
+	if (rebuild) {
 		nv->pending_tables = 0;
 		nv->released = false;
-	} else {
-		tables = 0;
 	}
-	cobs_summary_update(nv->summary, n, tables);
 	return rc;
 }
 

@@ -85,6 +85,7 @@ typedef struct cobs_state_family {
 	size_t cap;
 	cobs_hmap index; /* labelset pointer -> series index + 1 */
 	unsigned hist_class;
+	bool table; /* the summary's tables are built from it (cobs_summary_table_family) */
 	/* the collection whose parts are arriving (see Batch.more in cobs.proto) */
 	bool open;
 	int64_t coll_ts;   /* its timestamp */

@@ -426,8 +426,8 @@ int cobs_batch_merge(cobs_batch *dst, const cobs_batch *src)
 void cobs_batch_set_parts(cobs_batch *b, size_t samples, void (*fn)(void *arg, cobs_batch *b),
                           void *arg)
 {
-	b->part_samples = fn ? samples : 0;
-	b->part_fn = samples ? fn : NULL;
+	b->part_fn = samples ? fn : NULL; /* no hook: checkpoints do nothing */
+	b->part_samples = samples;
 	b->part_arg = arg;
 }
 

@@ -339,6 +339,8 @@ START_TEST(a_collection_in_parts_is_one_collection)
 	apply(s, "n1", "A", 8, part(T0 + 3000, true, (int[]){7, 0}), 4000);
 	ck_assert_uint_eq(rss_series(s), 2);
 	ck_assert(!latest(s, "n1", "process_resident_memory_bytes", "pid", "2", &v));
+	/* series went mid-collection: the tables were rebuilt then, not left pointing at them */
+	ck_assert_uint_eq(summary_procs(s), 2);
 	apply(s, "n1", "A", 9, part(T0 + 3000, false, (int[]){8, 0}), 4000);
 	ck_assert_uint_eq(rss_series(s), 2);
 	ck_assert(latest(s, "n1", "process_resident_memory_bytes", "pid", "8", &v) && v == 8);
